@@ -1,0 +1,104 @@
+"""The method registry: a method is a name plus a builder of an untrained classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from intermodal.data.dataset import MultimodalDataset
+
+Builder = Callable[[MultimodalDataset], nn.Module]
+"""Builds an untrained classifier for a data set (only its shapes, kinds and classes are read)."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A benchmarkable method.
+
+    Attributes:
+        name: the name used on the command line and in reports.
+        family: ``unimodal``, ``fusion``, ``coordination`` or ``fission``.
+        build: the builder. A ``per_modality`` method is built once per modality, on the data set
+            restricted to that modality, and reported as ``name[modality]``.
+        description: one line for listings.
+        applies: returns why the method cannot run on a data set, or None when it can.
+    """
+
+    name: str
+    family: str
+    build: Builder
+    description: str
+    per_modality: bool = False
+    applies: Callable[[MultimodalDataset], str | None] | None = None
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(
+    name: str,
+    family: str,
+    description: str,
+    per_modality: bool = False,
+    applies: Callable[[MultimodalDataset], str | None] | None = None,
+) -> Callable[[Builder], Builder]:
+    """Decorator that registers a builder under ``name`` for ``intermodal bench``."""
+
+    def decorate(build: Builder) -> Builder:
+        if name in METHODS:
+            raise ValueError(f"a method named {name!r} is already registered")
+        METHODS[name] = Method(name, family, build, description, per_modality, applies)
+        return build
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class Job:
+    """One method to run on one view of a data set: ``name`` as reported, ``modalities`` it uses."""
+
+    name: str
+    method: Method
+    modalities: tuple[str, ...]
+
+
+def resolve_methods(
+    names: str | Sequence[str], dataset: MultimodalDataset
+) -> tuple[list[Job], list[tuple[str, str]]]:
+    """Expand ``names`` (``"all"`` or method names, ``unimodal[fac]`` for one view) into jobs.
+
+    Returns:
+        The jobs and a list of ``(name, reason)`` for methods that do not apply to ``dataset``.
+    """
+    requested = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+    requested = [n for n in requested if n]
+    if not requested:
+        raise ValueError(f"no methods given; choose 'all' or some of {sorted(METHODS)}")
+    if "all" in requested:
+        requested = list(METHODS)
+    jobs: list[Job] = []
+    skipped: list[tuple[str, str]] = []
+    for entry in requested:
+        base, _, view = entry.partition("[")
+        view = view.rstrip("]")
+        if base not in METHODS:
+            raise KeyError(f"unknown method {entry!r}; available: {sorted(METHODS)} or 'all'")
+        method = METHODS[base]
+        if view and (not method.per_modality or view not in dataset.modality_names):
+            raise KeyError(
+                f"{entry!r}: {base} is not run per modality"
+                if not method.per_modality
+                else f"{entry!r}: the data set has no modality {view!r} ({dataset.modality_names})"
+            )
+        if method.per_modality:
+            for modality in [view] if view else dataset.modality_names:
+                jobs.append(Job(f"{base}[{modality}]", method, (modality,)))
+            continue
+        reason = method.applies(dataset) if method.applies else None
+        if reason:
+            skipped.append((base, reason))
+        else:
+            jobs.append(Job(base, method, tuple(dataset.modality_names)))
+    return jobs, skipped

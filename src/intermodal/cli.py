@@ -1,0 +1,135 @@
+"""The ``intermodal`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+
+def _format_leaderboard(table: pd.DataFrame) -> str:
+    shown = pd.DataFrame(
+        {
+            "method": table["method"],
+            "family": table["family"],
+            "accuracy": [
+                f"{m:.4f} ± {s:.4f}"
+                for m, s in zip(table["accuracy_mean"], table["accuracy_std"], strict=True)
+            ],
+            "macro_f1": table["macro_f1_mean"].map("{:.4f}".format),
+            "params": table["parameters"].map("{:,}".format),
+            "train_s": table["train_time_s"].map("{:.1f}".format),
+            "latency_ms": table["latency_ms"].map("{:.4f}".format),
+        }
+    )
+    return shown.to_string(index=False)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from intermodal.bench import run_benchmark, save_results
+    from intermodal.data import load_dataset
+
+    output = Path(
+        args.output or f"intermodal-results/{args.dataset}-{datetime.now():%Y%m%d-%H%M%S}"
+    )
+    if output.exists() and any(output.iterdir()) and not args.overwrite:
+        raise FileExistsError(
+            f"{output} already holds results; pass --overwrite or another --output"
+        )
+    dataset = load_dataset(args.dataset)
+    result = run_benchmark(
+        dataset,
+        methods=args.methods,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        patience=args.patience,
+        progress=not args.quiet,
+    )
+    save_results(result, output, overwrite=args.overwrite)
+    print(f"Leaderboard on {dataset.name} ({args.seeds} seeds, test split):")
+    print(_format_leaderboard(result.leaderboard))
+    for name, reason in result.skipped:
+        print(f"skipped {name}: {reason}")
+    print(f"results written to {output}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from intermodal.data import list_datasets
+
+    table = list_datasets()
+    print(
+        table.to_string(index=False) if not args.json else table.to_json(orient="records", indent=2)
+    )
+    return 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from intermodal.bench import METHODS
+
+    for method in METHODS.values():
+        suffix = " (one run per modality)" if method.per_modality else ""
+        print(f"{method.name:<16} {method.family:<12} {method.description}{suffix}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intermodal",
+        description="Multimodal representation learning: fuse, coordinate, analyse.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    bench = commands.add_parser(
+        "bench", help="train registered methods on a data set and compare them"
+    )
+    bench.add_argument(
+        "--dataset", default="mfeat", help="registered data set name (default: mfeat)"
+    )
+    bench.add_argument(
+        "--methods", default="all", help="comma-separated method names or 'all' (default)"
+    )
+    bench.add_argument("--seeds", type=int, default=3, help="number of seeds (default: 3)")
+    bench.add_argument(
+        "--epochs", type=int, default=100, help="maximum epochs per run (default: 100)"
+    )
+    bench.add_argument(
+        "--patience", type=int, default=10, help="early-stopping patience (default: 10)"
+    )
+    bench.add_argument(
+        "--output", help="results directory (default: intermodal-results/DATASET-TIME)"
+    )
+    bench.add_argument(
+        "--overwrite", action="store_true", help="replace an existing results directory"
+    )
+    bench.add_argument("--quiet", action="store_true", help="no progress display")
+    bench.set_defaults(run=_bench)
+
+    datasets = commands.add_parser("datasets", help="list the available data sets")
+    datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    datasets.set_defaults(run=_datasets)
+
+    methods = commands.add_parser("methods", help="list the registered methods")
+    methods.set_defaults(run=_methods)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"intermodal {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"intermodal {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Multimodal data: the data set model, splits, standardization and bundled data sets."""
+
+from intermodal.data.dataset import (
+    KINDS,
+    Batch,
+    MultimodalDataset,
+    Sample,
+    collate,
+)
+from intermodal.data.mfeat import MFEAT_VIEWS, load_mfeat
+from intermodal.data.registry import (
+    DATASETS,
+    DatasetInfo,
+    list_datasets,
+    load_dataset,
+    register_dataset,
+)
+from intermodal.data.splits import DataSplits, Standardizer, standardize, stratified_split
+
+__all__ = [
+    "DATASETS",
+    "KINDS",
+    "MFEAT_VIEWS",
+    "Batch",
+    "DataSplits",
+    "DatasetInfo",
+    "MultimodalDataset",
+    "Sample",
+    "Standardizer",
+    "collate",
+    "list_datasets",
+    "load_dataset",
+    "load_mfeat",
+    "register_dataset",
+    "standardize",
+    "stratified_split",
+]

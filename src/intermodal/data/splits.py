@@ -1,0 +1,105 @@
+"""Reproducible stratified splits and per-modality standardization fitted on the training split."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from intermodal.data.dataset import MultimodalDataset
+
+
+class DataSplits(NamedTuple):
+    """Training, validation and test data sets drawn from one data set."""
+
+    train: MultimodalDataset
+    val: MultimodalDataset
+    test: MultimodalDataset
+
+
+def stratified_split(
+    dataset: MultimodalDataset, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0
+) -> DataSplits:
+    """Split ``dataset`` so that every class keeps its proportion in each part.
+
+    Each class c with n_c samples gives ``round(n_c * test_size)`` samples to the test set and
+    ``round(n_c * val_size)`` to the validation set (at least one each), the rest to training.
+    The same seed gives the same split.
+
+    Raises:
+        ValueError: if a class has too few samples to appear in every part.
+    """
+    for what, size in (("val_size", val_size), ("test_size", test_size)):
+        if not 0.0 < size < 1.0:
+            raise ValueError(f"{what} must be a fraction in (0, 1), got {size}")
+    if val_size + test_size >= 1.0:
+        raise ValueError(f"val_size + test_size must be below 1, got {val_size + test_size}")
+    rng = np.random.default_rng(seed)
+    targets = dataset.targets.numpy()
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for c in range(dataset.n_classes):
+        members = rng.permutation(np.flatnonzero(targets == c))
+        n_test = max(1, round(len(members) * test_size))
+        n_val = max(1, round(len(members) * val_size))
+        if len(members) < n_test + n_val + 1:
+            raise ValueError(
+                f"class {dataset.classes[c]} has only {len(members)} samples, so a split with "
+                f"val_size={val_size} and test_size={test_size} leaves a part without it; "
+                "collect more samples of that class or drop it"
+            )
+        parts[0].append(members[n_test + n_val :])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[2].append(members[:n_test])
+    train, val, test = (np.sort(np.concatenate(p)) for p in parts)
+    return DataSplits(dataset.subset(train), dataset.subset(val), dataset.subset(test))
+
+
+_REDUCE_DIMS = {"vector": (0,), "sequence": (0, 1), "image": (0, 2, 3), "audio": None}
+"""Dimensions pooled into one statistic: per feature (vector, sequence), per channel (image),
+one for the whole waveform (audio)."""
+
+
+class Standardizer:
+    """Per-modality standardization ``(x - mean) / std`` with statistics from the training data.
+
+    Vectors and sequences are standardized per feature, images per channel and audio with one
+    mean and scale. Samples whose modality is absent (mask False) are left out of the statistics
+    and stay zero after the transform. Features with zero variance get a scale of 1.
+    """
+
+    def __init__(self) -> None:
+        self.mean_: dict[str, Tensor] = {}
+        self.std_: dict[str, Tensor] = {}
+
+    def fit(self, dataset: MultimodalDataset) -> Standardizer:
+        for key, values in dataset.modalities.items():
+            present = values[dataset.masks[key]]
+            if len(present) == 0:
+                raise ValueError(f"modality {key!r} is absent in every training sample")
+            dims = _REDUCE_DIMS[dataset.kinds[key]] or tuple(range(values.ndim))
+            mean = present.double().mean(dim=dims, keepdim=True)
+            std = present.double().std(dim=dims, keepdim=True, correction=0)
+            std = torch.where(std > 1e-8 * (1 + mean.abs()), std, torch.ones_like(std))
+            self.mean_[key], self.std_[key] = mean.float(), std.float()
+        return self
+
+    def transform(self, dataset: MultimodalDataset) -> MultimodalDataset:
+        if not self.mean_:
+            raise RuntimeError("call fit(training_data) before transform")
+        missing = sorted(set(dataset.modality_names) - set(self.mean_))
+        if missing:
+            raise KeyError(f"the standardizer was not fitted on modalities {missing}")
+        scaled = {}
+        for key, values in dataset.modalities.items():
+            z = (values - self.mean_[key]) / self.std_[key]
+            present = dataset.masks[key].reshape(-1, *[1] * (values.ndim - 1))
+            scaled[key] = torch.where(present, z, torch.zeros_like(z))
+        return dataset.with_modalities(scaled)
+
+
+def standardize(splits: DataSplits) -> DataSplits:
+    """Fit a :class:`Standardizer` on ``splits.train`` and apply it to every split."""
+    scaler = Standardizer().fit(splits.train)
+    return DataSplits(*(scaler.transform(part) for part in splits))

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intermodal.cli import main
+
+
+def test_bench_writes_results_and_prints_a_leaderboard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results"
+    code = main(
+        [
+            "bench",
+            "--methods",
+            "early,unimodal[pix]",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Leaderboard on mfeat" in printed and "unimodal[pix]" in printed and "early" in printed
+    assert (out / "results.csv").is_file() and (out / "summary.md").is_file()
+    assert (
+        main(
+            [
+                "bench",
+                "--methods",
+                "early",
+                "--seeds",
+                "1",
+                "--epochs",
+                "1",
+                "--output",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_errors_are_one_line_and_exit_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--dataset", "nope"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "unknown data set 'nope'" in error
+
+
+def test_console_entry_point_lists_data_sets() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "intermodal.cli", "datasets"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "mfeat" in done.stdout and "pix (vector 240)" in done.stdout
