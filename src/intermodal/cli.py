@@ -48,6 +48,7 @@ def _bench(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         patience=args.patience,
         progress=not args.quiet,
+        modalities=args.modalities.split(",") if args.modalities else None,
     )
     save_results(result, output, overwrite=args.overwrite)
     print(f"Leaderboard on {dataset.name} ({args.seeds} seeds, test split):")
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--methods", default="all", help="comma-separated method names or 'all' (default)"
     )
+    bench.add_argument(
+        "--modalities", help="comma-separated modalities to use (default: all of the data set)"
+    )
     bench.add_argument("--seeds", type=int, default=3, help="number of seeds (default: 3)")
     bench.add_argument(
         "--epochs", type=int, default=100, help="maximum epochs per run (default: 100)"
@@ -122,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ValueError, KeyError, TypeError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, KeyError, TypeError, MemoryError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"intermodal {args.command}: error: {message}", file=sys.stderr)
         return 2

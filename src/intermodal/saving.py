@@ -47,8 +47,8 @@ def register_module(cls: M) -> M:
         for param in signature.parameters.values():
             if param.kind is param.VAR_KEYWORD:
                 config.update(config.pop(param.name, {}))
-            elif param.kind is param.VAR_POSITIONAL:
-                raise TypeError(f"{name} takes *args and cannot be registered")
+            elif param.kind is param.VAR_POSITIONAL and config.pop(param.name, ()):
+                raise TypeError(f"{name} was given positional *args, which cannot be saved")
         original(self, *args, **kwargs)
         if type(self) is cls:
             self.__dict__["_intermodal_config"] = config
@@ -151,7 +151,11 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_model(directory: str | os.PathLike[str], map_location: str = "cpu") -> nn.Module:
-    """Rebuild a model saved with :func:`save_model` and load its weights (no pickle)."""
+    """Rebuild a model saved with :func:`save_model` and load its weights (no pickle).
+
+    The model is returned in evaluation mode (dropout off, batch-norm statistics frozen); call
+    ``.train()`` to train it further.
+    """
     config = read_config(directory)
     model = build_module(config["model"])
     path = Path(directory) / WEIGHTS_FILE
@@ -173,7 +177,7 @@ def load_model(directory: str | os.PathLike[str], map_location: str = "cpu") -> 
             f"{unexpected[:5]}, wrong shape {wrong[:5]}; the two files come from different models"
         )
     model.load_state_dict(tensors)
-    return model.to(map_location)
+    return model.to(map_location).eval()
 
 
 def model_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ def test_resolve_expands_per_modality_methods_and_skips_what_does_not_apply() ->
     jobs, skipped = resolve_methods("all", blobs().select(["a"]))
     assert [job.name for job in jobs] == ["unimodal[a]"]
     assert {name for name, _ in skipped} == set(METHODS) - {"unimodal"}
-    assert all("two modalities" in reason for _, reason in skipped)
+    assert all("two" in reason for _, reason in skipped)
     assert [job.name for job in resolve_methods(["unimodal[b]"], blobs())[0]] == ["unimodal[b]"]
 
 
@@ -35,6 +35,32 @@ def test_resolve_expands_per_modality_methods_and_skips_what_does_not_apply() ->
 def test_resolve_rejects_unknown_names(names: str, message: str) -> None:
     with pytest.raises((KeyError, ValueError), match=message):
         resolve_methods(names, blobs())
+
+
+def test_two_modal_methods_are_skipped_on_six_views_and_run_on_two() -> None:
+    mfeat = load_mfeat()
+    jobs, skipped = resolve_methods("all", mfeat)
+    assert dict(skipped).keys() == {"interactions", "bilinear"}
+    assert "choose two with --modalities" in dict(skipped)["bilinear"]
+    names = {job.name for job in jobs}
+    assert set(METHODS) - {"interactions", "bilinear", "unimodal"} <= names
+    jobs, skipped = resolve_methods("all", mfeat.select(["fou", "pix"]))
+    assert not skipped and {"interactions", "bilinear"} <= {job.name for job in jobs}
+
+
+def test_tfn_encoders_shrink_to_keep_the_tensor_small() -> None:
+    six = METHODS["tfn"].build(load_mfeat())
+    assert set(six.fusion.input_dims.values()) == {4}  # 5 ** 6 = 15,625 <= 16,384
+    two = METHODS["tfn"].build(load_mfeat(["fou", "pix"]))
+    assert set(two.fusion.input_dims.values()) == {64}  # 65 ** 2 fits: no need to shrink
+
+
+def test_every_registered_method_trains_on_two_modalities() -> None:
+    result = run_benchmark(blobs(), methods="all", seeds=1, epochs=2, progress=False)
+    assert not result.skipped
+    expected = (set(METHODS) - {"unimodal"}) | {"unimodal[a]", "unimodal[b]"}
+    assert set(result.runs["method"]) == expected
+    assert result.runs["accuracy"].between(0, 1).all() and (result.runs["parameters"] > 0).all()
 
 
 def test_leaderboard_aggregates_runs() -> None:

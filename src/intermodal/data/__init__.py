@@ -15,7 +15,13 @@ from intermodal.data.registry import (
     load_dataset,
     register_dataset,
 )
-from intermodal.data.splits import DataSplits, Standardizer, standardize, stratified_split
+from intermodal.data.splits import (
+    DataSplits,
+    Standardizer,
+    holdout_split,
+    standardize,
+    stratified_split,
+)
 
 __all__ = [
     "DATASETS",
@@ -28,6 +34,7 @@ __all__ = [
     "Sample",
     "Standardizer",
     "collate",
+    "holdout_split",
     "list_datasets",
     "load_dataset",
     "load_mfeat",

@@ -19,6 +19,36 @@ class DataSplits(NamedTuple):
     test: MultimodalDataset
 
 
+def _stratified_parts(
+    dataset: MultimodalDataset, fractions: tuple[float, ...], seed: int
+) -> list[np.ndarray]:
+    """Per class, shuffle with ``seed`` and give ``round(n_c * f)`` samples (at least one) to each
+    fraction f in turn; the rest comes first in the result."""
+    for size in fractions:
+        if not 0.0 < size < 1.0:
+            raise ValueError(f"split sizes must be fractions in (0, 1), got {size}")
+    if sum(fractions) >= 1.0:
+        raise ValueError(f"split sizes must add up to less than 1, got {sum(fractions)}")
+    rng = np.random.default_rng(seed)
+    targets = dataset.targets.numpy()
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for c in range(dataset.n_classes):
+        members = rng.permutation(np.flatnonzero(targets == c))
+        counts = [max(1, round(len(members) * size)) for size in fractions]
+        if len(members) < sum(counts) + 1:
+            raise ValueError(
+                f"class {dataset.classes[c]} has only {len(members)} samples, so a split with "
+                f"parts of {', '.join(map(str, fractions))} leaves a part without it; "
+                "collect more samples of that class or drop it"
+            )
+        start = 0
+        for part, count in zip(parts[1:], counts, strict=True):
+            part.append(members[start : start + count])
+            start += count
+        parts[0].append(members[start:])
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
 def stratified_split(
     dataset: MultimodalDataset, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0
 ) -> DataSplits:
@@ -31,29 +61,16 @@ def stratified_split(
     Raises:
         ValueError: if a class has too few samples to appear in every part.
     """
-    for what, size in (("val_size", val_size), ("test_size", test_size)):
-        if not 0.0 < size < 1.0:
-            raise ValueError(f"{what} must be a fraction in (0, 1), got {size}")
-    if val_size + test_size >= 1.0:
-        raise ValueError(f"val_size + test_size must be below 1, got {val_size + test_size}")
-    rng = np.random.default_rng(seed)
-    targets = dataset.targets.numpy()
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for c in range(dataset.n_classes):
-        members = rng.permutation(np.flatnonzero(targets == c))
-        n_test = max(1, round(len(members) * test_size))
-        n_val = max(1, round(len(members) * val_size))
-        if len(members) < n_test + n_val + 1:
-            raise ValueError(
-                f"class {dataset.classes[c]} has only {len(members)} samples, so a split with "
-                f"val_size={val_size} and test_size={test_size} leaves a part without it; "
-                "collect more samples of that class or drop it"
-            )
-        parts[0].append(members[n_test + n_val :])
-        parts[1].append(members[n_test : n_test + n_val])
-        parts[2].append(members[:n_test])
-    train, val, test = (np.sort(np.concatenate(p)) for p in parts)
+    train, test, val = _stratified_parts(dataset, (test_size, val_size), seed)
     return DataSplits(dataset.subset(train), dataset.subset(val), dataset.subset(test))
+
+
+def holdout_split(
+    dataset: MultimodalDataset, size: float = 0.2, seed: int = 0
+) -> tuple[MultimodalDataset, MultimodalDataset]:
+    """Stratified two-way split ``(rest, held_out)``: ``round(n_c * size)`` held out per class."""
+    rest, held = _stratified_parts(dataset, (size,), seed)
+    return dataset.subset(rest), dataset.subset(held)
 
 
 _REDUCE_DIMS = {"vector": (0,), "sequence": (0, 1), "image": (0, 2, 3), "audio": None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from intermodal.encoders.cnn import CNNEncoder
-from intermodal.encoders.mlp import MLP
+from intermodal.encoders.mlp import MLP, RawInput, TokenEncoder
 from intermodal.encoders.sequence import SequenceEncoder
 
 
@@ -31,4 +31,4 @@ def default_encoder(
     )
 
 
-__all__ = ["MLP", "CNNEncoder", "SequenceEncoder", "default_encoder"]
+__all__ = ["MLP", "CNNEncoder", "RawInput", "SequenceEncoder", "TokenEncoder", "default_encoder"]

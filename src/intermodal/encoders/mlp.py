@@ -56,3 +56,33 @@ class MLP(nn.Module):
         if x.shape[-1] != self.input_dim:
             raise ValueError(f"MLP expects inputs (B, {self.input_dim}), got {tuple(x.shape)}")
         return self.layers(x)
+
+
+@register_module
+class TokenEncoder(nn.Module):
+    """An MLP whose output is read as a sequence of ``tokens`` vectors of size ``token_dim``.
+
+    Gives vector modalities a learned token sequence for sequence fusions (cross-modal
+    attention), like a linear patch embedding.
+
+    Shape:
+        ``(B, D) -> (B, tokens, token_dim)``
+    """
+
+    def __init__(
+        self, input_dim: int, tokens: int, token_dim: int, hidden_dims: Sequence[int] = ()
+    ) -> None:
+        super().__init__()
+        self.tokens, self.token_dim = tokens, token_dim
+        self.mlp = MLP(input_dim, tokens * token_dim, hidden_dims, final_activation=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(x).reshape(len(x), self.tokens, self.token_dim)
+
+
+@register_module
+class RawInput(nn.Module):
+    """No encoding: passes a modality on unchanged (for fusions of raw signals)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
 
@@ -46,22 +47,31 @@ class Fusion(nn.Module):
     def modalities(self) -> list[str]:
         return list(self.input_dims)
 
-    def check(self, features: Mapping[str, Tensor]) -> list[Tensor]:
-        """Validate ``features`` and return them as a list in sorted modality order."""
+    def check(self, features: Mapping[str, Tensor], ndims: tuple[int, ...] = (2,)) -> list[Tensor]:
+        """Validate ``features`` and return them as a list in sorted modality order.
+
+        Each tensor must have one of ``ndims`` dimensions, the batch first and the feature size
+        ``input_dims[m]`` last (``(B, d_m)``, or ``(B, T_m, d_m)`` where sequences are allowed).
+        """
         name = type(self).__name__
         missing = [key for key in self.input_dims if key not in features]
         if missing:
             raise KeyError(f"{name} is missing modalities {missing}; it fuses {self.modalities}")
         tensors = [features[key] for key in self.input_dims]
         batch = tensors[0].shape[0]
+        shapes = " or ".join("(B, " + "T, " * (n - 2) + "{dim})" for n in ndims)
         for key, x in zip(self.input_dims, tensors, strict=True):
-            if x.ndim != 2 or x.shape[1] != self.input_dims[key]:
-                raise ValueError(
-                    f"{name}: {key!r} must be (B, {self.input_dims[key]}), got {tuple(x.shape)}"
-                )
+            if x.ndim not in ndims or x.shape[-1] != self.input_dims[key]:
+                expected = shapes.format(dim=self.input_dims[key])
+                raise ValueError(f"{name}: {key!r} must be {expected}, got {tuple(x.shape)}")
             if x.shape[0] != batch:
                 raise ValueError(
                     f"{name}: batch sizes differ across modalities: {key!r} has {x.shape[0]} "
                     f"rows, the first modality {batch}"
                 )
         return tensors
+
+
+def append_one(x: Tensor) -> Tensor:
+    """``[x; 1]``: append a constant 1 to the last dimension (the TFN / LMF bias trick)."""
+    return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], dim=-1)

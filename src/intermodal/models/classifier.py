@@ -49,13 +49,13 @@ class FusionClassifier(nn.Module):
     def encode(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> dict[str, Tensor]:
-        """Unimodal features ``{m: (B, d_m)}``, zero where ``mask[m]`` is False."""
+        """Unimodal features ``{m: (B, ...)}``, zero where ``mask[m]`` is False."""
         tensors = _inputs(inputs, self.modalities, type(self).__name__)
         features = {}
         for (key, encoder), x in zip(self.encoders.items(), tensors, strict=True):
             h = encoder(x)
             if mask is not None and key in mask:
-                h = h * mask[key].to(h.dtype).unsqueeze(1)
+                h = h * mask[key].to(h.dtype).reshape(-1, *[1] * (h.ndim - 1))
             features[key] = h
         return features
 

@@ -1,0 +1,72 @@
+"""Very early fusion: raw, time-aligned signals merged before any modality-specific layer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from intermodal.fusion.base import Fusion
+from intermodal.saving import register_module
+
+
+@register_module
+class VeryEarlyFusion(Fusion):
+    """Very early fusion (the idea of Barnum, Talukder & Yue, 2022, "On the Benefits of Early
+    Fusion in Multimodal Representation Learning", https://arxiv.org/abs/2011.07191).
+
+    Each modality's raw signal ``(B, T_m, C_m)`` (or ``(B, T_m)``, one channel) is resampled by
+    linear interpolation to a common grid of ``time_steps`` points, the channels of all
+    modalities are concatenated, and one shared encoder reads the merged signal: two 1-D
+    convolutions (kernel 5, ReLU), a mean over time and a linear map to ``output_dim``. No layer
+    sees one modality alone.
+
+    Args:
+        input_dims: C_m, the number of channels of each modality.
+        time_steps: length of the common time grid.
+        hidden_dim: channels of the shared convolutional encoder.
+
+    Shape:
+        ``{m: (B, T_m, C_m) or (B, T_m)} -> (B, output_dim)``
+    """
+
+    def __init__(
+        self,
+        input_dims: Mapping[str, int],
+        output_dim: int,
+        time_steps: int = 64,
+        hidden_dim: int = 32,
+    ) -> None:
+        super().__init__(input_dims, output_dim)
+        if time_steps < 2:
+            raise ValueError(f"time_steps must be at least 2, got {time_steps}")
+        self.time_steps = time_steps
+        channels = sum(self.input_dims.values())
+        self.encoder = nn.Sequential(
+            nn.Conv1d(channels, hidden_dim, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.Conv1d(hidden_dim, hidden_dim, kernel_size=5, padding=2),
+            nn.ReLU(),
+        )
+        self.output = nn.Linear(hidden_dim, output_dim)
+
+    def merge(self, features: Mapping[str, Tensor]) -> Tensor:
+        """The merged signal ``(B, sum_m C_m, time_steps)``: resampled, channels concatenated."""
+        signals = {
+            key: x.unsqueeze(-1) if x.ndim == 2 and self.input_dims[key] == 1 else x
+            for key, x in features.items()
+            if key in self.input_dims
+        }
+        tensors = self.check({**features, **signals}, ndims=(3,))
+        resampled = [
+            F.interpolate(
+                x.transpose(1, 2), size=self.time_steps, mode="linear", align_corners=True
+            )
+            for x in tensors
+        ]
+        return torch.cat(resampled, dim=1)
+
+    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+        return self.output(self.encoder(self.merge(features)).mean(dim=2))
