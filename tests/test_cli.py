@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,29 @@ def test_console_entry_point_lists_data_sets() -> None:
         check=True,
     )
     assert "mfeat" in done.stdout and "pix (vector 240)" in done.stdout
+
+
+def test_diagnose_prints_and_writes_every_analysis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "diagnosis.json"
+    assert (
+        main(["diagnose", "--dataset", "synthetic-mixed", "--epochs", "3", "--output", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    for word in ("EMAP", "PID of data", "interaction types", "robustness", "complexity"):
+        assert word in printed
+    report = json.loads(out.read_text())
+    assert report["modalities"] == ["x1", "x2"]
+    assert set(report) >= {
+        "emap",
+        "pid_bits",
+        "interaction_types",
+        "robustness",
+        "complexity",
+        "profile",
+    }
+    assert len(report["robustness"]) == 2 * 3
+    assert main(["diagnose", "--dataset", "mfeat", "--modalities", "fou,pix,kar"]) == 2
+    assert "two modalities" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -59,6 +60,53 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from intermodal._io import write_text_atomic
+    from intermodal.bench.diagnose import diagnose
+    from intermodal.data import load_dataset
+
+    output = Path(args.output or f"diagnose-{args.dataset}.json")
+    if output.exists() and not args.overwrite:
+        raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
+    dataset = load_dataset(args.dataset)
+    modalities = args.modalities.split(",") if args.modalities else None
+    if modalities is None and args.dataset == "mfeat":
+        modalities = ["fou", "pix"]
+    report = diagnose(dataset, modalities, epochs=args.epochs, seed=args.seed)
+    first, second = report["modalities"]
+    print(f"Diagnosis of {report['dataset']}: {first} and {second} (test split)")
+    print("accuracy: " + ", ".join(f"{k} {v:.4f}" for k, v in report["accuracy"].items()))
+    e = report["emap"]
+    print(
+        f"EMAP: fusion model {e['model_accuracy']:.4f}, additive projection "
+        f"{e['emap_accuracy']:.4f} (gap {e['gap']:+.4f}: what cross-modal interactions add)"
+    )
+    for source, parts in report["pid_bits"].items():
+        print(
+            f"PID of {source} (bits): R {parts['redundancy']:.3f}, "
+            f"U({first}) {parts['unique1']:.3f}, U({second}) {parts['unique2']:.3f}, "
+            f"S {parts['synergy']:.3f}, total {parts['total']:.3f}"
+        )
+    print("interaction types:")
+    for row in report["interaction_types"]:
+        print(f"  {row['type']:<26} {row['fraction']:6.1%}  (examples {row['examples'][:3]})")
+    print("robustness (relative; effective vs late fusion):")
+    for row in report["robustness"]:
+        print(
+            f"  {row['modality']:<6} {row['corruption']:<8} {row['relative_robustness']:.3f}; "
+            f"{row['effective_robustness']:+.3f}"
+        )
+    c = report["complexity"]
+    print(
+        f"complexity: {c['parameters']:,.0f} parameters, "
+        f"{c['flops_per_sample']:,.0f} FLOPs/sample, {c['latency_ms_per_sample']:.4f} ms/sample, "
+        f"peak {c['peak_memory_mb']:.2f} MB (batch 64)"
+    )
+    write_text_atomic(output, json.dumps(report, indent=2, default=float))
+    print(f"written to {output}")
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from intermodal.data import list_datasets
 
@@ -112,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--quiet", action="store_true", help="no progress display")
     bench.set_defaults(run=_bench)
+
+    diagnose = commands.add_parser(
+        "diagnose", help="EMAP, PID, interaction types, robustness and complexity on two modalities"
+    )
+    diagnose.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
+    diagnose.add_argument(
+        "--modalities", help="the two modalities, comma-separated (mfeat default: fou,pix)"
+    )
+    diagnose.add_argument("--epochs", type=int, default=100, help="maximum epochs per model")
+    diagnose.add_argument("--seed", type=int, default=0, help="split and training seed")
+    diagnose.add_argument("--output", help="JSON file (default: diagnose-DATASET.json)")
+    diagnose.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    diagnose.set_defaults(run=_diagnose)
 
     datasets = commands.add_parser("datasets", help="list the available data sets")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")

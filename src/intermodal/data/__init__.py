@@ -22,9 +22,11 @@ from intermodal.data.splits import (
     standardize,
     stratified_split,
 )
+from intermodal.data.synthetic import INTERACTIONS, make_interaction_dataset
 
 __all__ = [
     "DATASETS",
+    "INTERACTIONS",
     "KINDS",
     "MFEAT_VIEWS",
     "Batch",
@@ -38,6 +40,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_mfeat",
+    "make_interaction_dataset",
     "register_dataset",
     "standardize",
     "stratified_split",

@@ -1,0 +1,35 @@
+"""Analysis: what a model does with the modalities, and what interactions the data holds."""
+
+from intermodal.analysis.complexity import complexity
+from intermodal.analysis.emap import EmapResult, additive_projection, emap, emap_projection
+from intermodal.analysis.interactions import TYPES, InteractionTypes, interaction_types
+from intermodal.analysis.pid import PIDResult, discretize, pid, pid_from_distribution
+from intermodal.analysis.profile import Profile, linear_probe_accuracy, profile
+from intermodal.analysis.robustness import (
+    corrupt,
+    effective_robustness,
+    relative_robustness,
+    robustness_curve,
+)
+
+__all__ = [
+    "TYPES",
+    "EmapResult",
+    "InteractionTypes",
+    "PIDResult",
+    "Profile",
+    "additive_projection",
+    "complexity",
+    "corrupt",
+    "discretize",
+    "effective_robustness",
+    "emap",
+    "emap_projection",
+    "interaction_types",
+    "linear_probe_accuracy",
+    "pid",
+    "pid_from_distribution",
+    "profile",
+    "relative_robustness",
+    "robustness_curve",
+]

@@ -1,0 +1,186 @@
+"""Empirical multimodally-additive function projection (EMAP).
+
+Hessel & Lee, "Does my multimodal model learn cross-modal interactions? It's harder to tell than
+you might think!", EMNLP 2020 (https://arxiv.org/abs/2010.06572). EMAP replaces a model f by its
+projection onto additive functions, estimated on a test set of N samples:
+
+    f_hat(x) = sum_m E_{-m}[f](x_m) - (M - 1) E[f],
+
+where E_{-m}[f](x_m) averages f over the other modalities drawn independently from the test set
+and E[f] averages over all combinations. If the projection scores as well as the model, the model
+does not need cross-modal interactions on this data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from intermodal.data.dataset import MultimodalDataset
+from intermodal.metrics import predict
+
+Function = Callable[[dict[str, Tensor]], Tensor]
+
+
+def emap_projection(grid: np.ndarray | Tensor) -> np.ndarray | Tensor:
+    """EMAP for two modalities from the full grid of predictions.
+
+    Args:
+        grid: ``(N, N, ...)``; ``grid[i, j]`` holds the model's output (e.g. logits ``(K,)``) for
+            modality A of sample i with modality B of sample j.
+
+    Returns:
+        ``(N, ...)``: ``f_hat(i) = mean_j grid[i, j] + mean_j grid[j, i] - mean_jk grid[j, k]``.
+    """
+    if grid.ndim < 2 or grid.shape[0] != grid.shape[1]:
+        raise ValueError(f"grid must be (N, N, ...), got shape {tuple(grid.shape)}")
+    rows, cols = grid.mean(1), grid.mean(0)
+    return rows + cols - rows.mean(0)
+
+
+@torch.no_grad()
+def additive_projection(
+    f: Function,
+    inputs: Mapping[str, Tensor],
+    exact_limit: int = 2_000_000,
+    n_draws: int = 256,
+    batch_size: int = 8192,
+    seed: int = 0,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The M-modal EMAP of ``f`` on N samples, and each modality's partial response.
+
+    Args:
+        f: maps a modality dict of ``(B, ...)`` tensors to outputs ``(B, K)``.
+        inputs: modality -> ``(N, ...)``; the samples whose combinations are averaged.
+        exact_limit: the largest number of combinations ``N ** M`` that is enumerated exactly.
+            Above it, each ``E_{-m}[f](x_m^i)`` is a Monte Carlo mean over ``n_draws``
+            combinations of the other modalities drawn uniformly and independently, and ``E[f]``
+            a mean over ``N * n_draws`` independent combinations (unbiased; the standard error
+            shrinks as ``1 / sqrt(n_draws)``).
+        batch_size: combinations evaluated per call of ``f`` (bounds memory).
+
+    Returns:
+        ``(f_hat, partial)``: ``f_hat`` ``(N, K)`` and ``partial[m]`` = ``E_{-m}[f](x_m^i)``.
+    """
+    names = sorted(inputs)
+    n = len(inputs[names[0]])
+    if n == 0 or any(len(inputs[k]) != n for k in names):
+        raise ValueError("every modality needs the same, non-zero number of samples")
+    count = len(names)
+    generator = torch.Generator().manual_seed(seed)
+    exact = n**count <= exact_limit
+
+    sums: dict[str, Tensor] = {}
+    hits = {k: torch.zeros(n) for k in names}
+    total, total_count = None, 0
+
+    def evaluate(index: Tensor) -> Tensor:
+        return f({k: inputs[k][index[:, m]] for m, k in enumerate(names)})
+
+    def accumulate(index: Tensor, into_partials: Mapping[int, bool]) -> Tensor:
+        out = evaluate(index)
+        for m, k in enumerate(names):
+            if into_partials.get(m, False):
+                if k not in sums:
+                    sums[k] = torch.zeros(n, *out.shape[1:], dtype=out.dtype)
+                sums[k].index_add_(0, index[:, m], out)
+                hits[k].index_add_(0, index[:, m], torch.ones(len(index)))
+        return out
+
+    if exact:
+        for start in range(0, n**count, batch_size):
+            flat = torch.arange(start, min(start + batch_size, n**count))
+            index = torch.stack([(flat // n ** (count - 1 - m)) % n for m in range(count)], dim=1)
+            out = accumulate(index, dict.fromkeys(range(count), True))
+            total = out.sum(dim=0) if total is None else total + out.sum(dim=0)
+            total_count += len(index)
+    else:
+        for m in range(count):
+            fixed = torch.arange(n).repeat_interleave(n_draws)
+            for start in range(0, len(fixed), batch_size):
+                rows = fixed[start : start + batch_size]
+                index = torch.randint(0, n, (len(rows), count), generator=generator)
+                index[:, m] = rows
+                accumulate(index, {m: True})
+        for start in range(0, n * n_draws, batch_size):
+            size = min(batch_size, n * n_draws - start)
+            out = evaluate(torch.randint(0, n, (size, count), generator=generator))
+            total = out.sum(dim=0) if total is None else total + out.sum(dim=0)
+            total_count += size
+    assert total is not None
+    partial = {k: sums[k] / hits[k].reshape(-1, *[1] * (sums[k].ndim - 1)) for k in names}
+    mean = total / total_count
+    return sum(partial.values()) - (count - 1) * mean, partial
+
+
+@dataclass
+class EmapResult:
+    """Accuracies on the evaluation data: the model, its additive projection (EMAP), and each
+    modality's partial response ``E_{-m}[f](x_m)`` (the model's use of that modality alone)."""
+
+    model_accuracy: float
+    emap_accuracy: float
+    unimodal_accuracy: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_unimodal_accuracy(self) -> float:
+        return max(self.unimodal_accuracy.values())
+
+    @property
+    def gap(self) -> float:
+        """Model minus EMAP accuracy: what cross-modal interactions add (may be negative)."""
+        return self.model_accuracy - self.emap_accuracy
+
+
+@torch.no_grad()
+def emap(
+    model: nn.Module,
+    data: MultimodalDataset,
+    exact_limit: int = 2_000_000,
+    n_draws: int = 256,
+    batch_size: int = 8192,
+    seed: int = 0,
+) -> EmapResult:
+    """Compare ``model`` with its EMAP on ``data`` (typically the test split).
+
+    A model with ``encode`` and ``classify`` (``FusionClassifier``) has each modality encoded
+    once; only fusion and head run on the N^M combinations, ``batch_size`` at a time. Other
+    models are evaluated on combinations of raw inputs. Modalities the model does not use are
+    ignored.
+    """
+    model.eval()
+    names = list(getattr(model, "modalities", data.modality_names))
+    inputs = {k: data.modalities[k] for k in names}
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    encode, classify = getattr(model, "encode", None), getattr(model, "classify", None)
+    if callable(encode) and callable(classify):
+        points = {
+            k: v.cpu() for k, v in encode({k: v.to(device) for k, v in inputs.items()}).items()
+        }
+
+        def on_device(x: dict[str, Tensor]) -> Tensor:
+            return classify({k: v.to(device) for k, v in x.items()}).cpu()
+
+    else:
+        points = inputs
+
+        def on_device(x: dict[str, Tensor]) -> Tensor:
+            return model({k: v.to(device) for k, v in x.items()}).cpu()
+
+    projection, partial = additive_projection(
+        on_device, points, exact_limit, n_draws, batch_size, seed
+    )
+    target = data.targets
+
+    def accuracy(logits: Tensor) -> float:
+        return float((logits.argmax(dim=1) == target).double().mean())
+
+    return EmapResult(
+        model_accuracy=accuracy(predict(model, data.select(names))),
+        emap_accuracy=accuracy(projection),
+        unimodal_accuracy={k: accuracy(v) for k, v in partial.items()},
+    )
