@@ -92,3 +92,17 @@ def test_diagnose_prints_and_writes_every_analysis(
     assert len(report["robustness"]) == 2 * 3
     assert main(["diagnose", "--dataset", "mfeat", "--modalities", "fou,pix,kar"]) == 2
     assert "two modalities" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["cca", "kcca", "clip", "dccae"])
+def test_align_prints_correlations_and_retrieval(
+    method: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["align", "--method", method, "--views", "fou", "pix", "--epochs", "3", "--dim", "5"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert (
+        "canonical correlations" in printed and "fou->pix: R@1" in printed and "pix->fou" in printed
+    )

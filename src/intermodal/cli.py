@@ -107,6 +107,26 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _align(args: argparse.Namespace) -> int:
+    from intermodal.bench.align import align
+    from intermodal.data import load_dataset
+
+    result = align(
+        load_dataset(args.dataset), args.views, args.method, args.dim, args.epochs, args.seed
+    )
+    a, b = result.views
+    print(f"{result.method} on {args.dataset}: {a} ~ {b} (test split)")
+    print("canonical correlations: " + ", ".join(f"{c:.4f}" for c in result.canonical_correlations))
+    for direction, name in (("a->b", f"{a}->{b}"), ("b->a", f"{b}->{a}")):
+        r = result.retrieval
+        print(
+            f"{name}: R@1 {r[direction + ' R@1']:.3f}, R@5 {r[direction + ' R@5']:.3f}, "
+            f"R@10 {r[direction + ' R@10']:.3f}, median rank {r[direction + ' median rank']:.0f}, "
+            f"MRR {r[direction + ' MRR']:.3f}"
+        )
+    return 0
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from intermodal.data import list_datasets
 
@@ -173,6 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--output", help="JSON file (default: diagnose-DATASET.json)")
     diagnose.add_argument("--overwrite", action="store_true", help="replace an existing file")
     diagnose.set_defaults(run=_diagnose)
+
+    align = commands.add_parser("align", help="coordinate two views and evaluate retrieval")
+    align.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
+    align.add_argument(
+        "--views", nargs=2, default=["fou", "pix"], help="the two views (default: fou pix)"
+    )
+    align.add_argument(
+        "--method",
+        default="cca",
+        choices=["cca", "kcca", "dcca", "dccae", "clip", "siglip", "hinge"],
+    )
+    align.add_argument("--dim", type=int, default=10, help="embedding size (default: 10)")
+    align.add_argument("--epochs", type=int, default=100, help="maximum epochs (neural methods)")
+    align.add_argument("--seed", type=int, default=0)
+    align.set_defaults(run=_align)
 
     datasets = commands.add_parser("datasets", help="list the available data sets")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")

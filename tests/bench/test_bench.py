@@ -40,12 +40,13 @@ def test_resolve_rejects_unknown_names(names: str, message: str) -> None:
 def test_two_modal_methods_are_skipped_on_six_views_and_run_on_two() -> None:
     mfeat = load_mfeat()
     jobs, skipped = resolve_methods("all", mfeat)
-    assert dict(skipped).keys() == {"interactions", "bilinear"}
+    two_modal = {"interactions", "bilinear", "coord-cca", "coord-dcca", "coord-clip"}
+    assert dict(skipped).keys() == two_modal
     assert "choose two with --modalities" in dict(skipped)["bilinear"]
     names = {job.name for job in jobs}
-    assert set(METHODS) - {"interactions", "bilinear", "unimodal"} <= names
+    assert set(METHODS) - two_modal - {"unimodal"} <= names
     jobs, skipped = resolve_methods("all", mfeat.select(["fou", "pix"]))
-    assert not skipped and {"interactions", "bilinear"} <= {job.name for job in jobs}
+    assert not skipped and two_modal <= {job.name for job in jobs}
 
 
 def test_tfn_encoders_shrink_to_keep_the_tensor_small() -> None:
@@ -112,3 +113,12 @@ def test_fusion_beats_every_single_view_on_mfeat() -> None:
     )
     assert scores["early"] >= 0.97
     assert scores["early"] > max(v for k, v in scores.items() if k.startswith("unimodal"))
+
+
+def test_coordinated_embeddings_with_a_probe_on_the_leaderboard() -> None:
+    data = blobs(n_per_class=200)
+    result = run_benchmark(
+        data, methods="coord-cca,coord-clip", seeds=1, epochs=100, progress=False
+    )
+    assert set(result.leaderboard["family"]) == {"coordination"}
+    assert (result.leaderboard["accuracy_mean"] > 0.8).all()

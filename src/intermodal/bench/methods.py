@@ -12,7 +12,7 @@ from torch import nn
 
 from intermodal.bench.registry import register_method
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.splits import holdout_split
+from intermodal.data.splits import DataSplits, holdout_split
 from intermodal.encoders import MLP, RawInput, TokenEncoder, default_encoder
 from intermodal.fusion import (
     AdditiveFusion,
@@ -31,7 +31,7 @@ from intermodal.fusion import (
     VeryEarlyFusion,
 )
 from intermodal.fusion.search import FusionSearch
-from intermodal.models import FusionClassifier, UnimodalClassifier
+from intermodal.models import FusionClassifier, ProbeClassifier, UnimodalClassifier
 
 FEATURE_DIM = 64
 """Size of each modality's encoded features in the built-in methods."""
@@ -191,6 +191,27 @@ def build_very_early(dataset: MultimodalDataset) -> nn.Module:
     raw = {key: RawInput() for key in dataset.modality_names}
     fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=32)
     return FusionClassifier(raw, fusion, head(dataset))
+
+
+def _coordinated(method: str) -> None:
+    @register_method(
+        f"coord-{method}",
+        "coordination",
+        f"{method.upper()} embeddings of two views (up to 10-d, fitted on a holdout of the "
+        "training data) and a linear probe on both",
+        applies=lambda d: exactly_two(d) or vectors_only(d),
+    )
+    def build(dataset: MultimodalDataset) -> nn.Module:
+        from intermodal.bench.align import fit_coordinated  # needs the training engine
+
+        dim = min([10, *(shape[0] for shape in dataset.shapes.values())])
+        train, val = holdout_split(dataset, size=0.2, seed=0)
+        tower = fit_coordinated(method, DataSplits(train, val, val), dim=dim, epochs=50)
+        return ProbeClassifier(tower, MLP(2 * dim, dataset.n_classes))
+
+
+for _method in ("cca", "dcca", "clip"):
+    _coordinated(_method)
 
 
 @register_method(

@@ -80,6 +80,7 @@ def _quiet(enabled: bool) -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
         if enabled:
             for logger in loggers:
                 logger.setLevel(logging.WARNING)

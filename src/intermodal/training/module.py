@@ -21,7 +21,9 @@ class ClassificationTask(pl.LightningModule):
     """Trains ``model`` (``{m: (B, ...)}, mask -> (B, K)`` logits) with ``loss`` and AdamW.
 
     Logs ``train_loss``, ``val_loss``, ``val_accuracy`` and ``val_macro_f1`` once per epoch,
-    synchronized across processes (the confusion matrix is summed over ranks).
+    synchronized across processes (the confusion matrix is summed over ranks). A model with a
+    ``training_loss(inputs, target)`` method (coordinated models: ``TwoTower``, ``DCCA``) is
+    trained on that loss instead, and only the losses are logged.
     """
 
     def __init__(
@@ -41,7 +43,10 @@ class ClassificationTask(pl.LightningModule):
     def forward(self, inputs: dict[str, Tensor], mask: dict[str, Tensor] | None = None) -> Tensor:
         return self.model(inputs, mask)
 
-    def _loss(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def _loss(self, batch: Batch) -> tuple[Tensor, Tensor | None]:
+        own_loss = getattr(self.model, "training_loss", None)
+        if callable(own_loss):
+            return own_loss(batch.inputs, batch.target), None
         logits = self.model(batch.inputs, batch.mask)
         return self.loss(logits, batch.target), logits
 
@@ -57,9 +62,12 @@ class ClassificationTask(pl.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         loss, logits = self._loss(batch)
         self.log("val_loss", loss, on_epoch=True, sync_dist=True, batch_size=len(batch.target))
-        self._confusion += confusion_matrix(logits.argmax(dim=1), batch.target, self.n_classes)
+        if logits is not None:
+            self._confusion += confusion_matrix(logits.argmax(dim=1), batch.target, self.n_classes)
 
     def on_validation_epoch_end(self) -> None:
+        if callable(getattr(self.model, "training_loss", None)):
+            return
         confusion = self.trainer.strategy.reduce(self._confusion, reduce_op="sum")
         self.log("val_accuracy", accuracy_from_confusion(confusion), sync_dist=True)
         self.log("val_macro_f1", macro_f1_from_confusion(confusion), sync_dist=True)

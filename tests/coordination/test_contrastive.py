@@ -1,0 +1,177 @@
+"""Contrastive losses against loop references, and their distributed form on two processes."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from intermodal.coordination import (
+    ClipLoss,
+    clip_loss,
+    hinge_loss,
+    ntxent_loss,
+    siglip_loss,
+    supcon_loss,
+)
+
+
+def pair(batch: int = 6, dim: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(batch, dim, generator=generator, dtype=torch.float64),
+        torch.randn(batch, dim, generator=generator, dtype=torch.float64),
+    )
+
+
+def unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def test_hinge_loss_matches_loops() -> None:
+    a, b = pair()
+    s = unit(a) @ unit(b).T
+    n = len(a)
+    total = hardest = 0.0
+    for i in range(n):
+        rows = [max(0.0, 0.2 - float(s[i, i]) + float(s[i, j])) for j in range(n) if j != i]
+        cols = [max(0.0, 0.2 - float(s[i, i]) + float(s[j, i])) for j in range(n) if j != i]
+        total += sum(rows) + sum(cols)
+        hardest += max(rows) + max(cols)
+    assert float(hinge_loss(a, b, 0.2)) == pytest.approx(total / n)
+    assert float(hinge_loss(a, b, 0.2, hardest=True)) == pytest.approx(hardest / n)
+
+
+def test_clip_loss_matches_loops_and_chunks_agree() -> None:
+    a, b = pair()
+    scale = torch.tensor(7.0, dtype=torch.float64)
+    s = scale * unit(a) @ unit(b).T
+    n = len(a)
+    rows = sum(
+        -math.log(math.exp(s[i, i]) / sum(math.exp(s[i, j]) for j in range(n))) for i in range(n)
+    )
+    cols = sum(
+        -math.log(math.exp(s[i, i]) / sum(math.exp(s[j, i]) for j in range(n))) for i in range(n)
+    )
+    assert float(clip_loss(a, b, scale)) == pytest.approx((rows + cols) / (2 * n))
+    a1, a2 = a.clone().requires_grad_(), a.clone().requires_grad_()
+    clip_loss(a1, b, scale).backward()
+    clip_loss(a2, b, scale, chunk=4).backward()
+    torch.testing.assert_close(a1.grad, a2.grad)
+
+
+def test_clip_module_keeps_the_scale_in_log_space_and_clamped() -> None:
+    loss = ClipLoss(temperature=0.07)
+    assert float(loss.logit_scale.detach()) == pytest.approx(1 / 0.07, rel=1e-5)
+    with torch.no_grad():
+        loss.log_scale.fill_(10.0)
+    assert float(loss.logit_scale.detach()) == 100.0
+    assert not ClipLoss(learn_temperature=False).log_scale.requires_grad
+
+
+def test_siglip_loss_matches_loops() -> None:
+    a, b = pair()
+    s = unit(a) @ unit(b).T
+    n = len(a)
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            z = 1.0 if i == j else -1.0
+            total += -math.log(1 / (1 + math.exp(-z * (5.0 * float(s[i, j]) - 2.0))))
+    got = siglip_loss(
+        a, b, torch.tensor(5.0, dtype=torch.float64), torch.tensor(-2.0, dtype=torch.float64)
+    )
+    assert float(got) == pytest.approx(total / n)
+
+
+def supcon_reference(z: torch.Tensor, labels: torch.Tensor, tau: float) -> float:
+    z = unit(z)
+    losses = []
+    for i in range(len(z)):
+        positives = [p for p in range(len(z)) if p != i and labels[p] == labels[i]]
+        if not positives:
+            continue
+        denominator = sum(math.exp(float(z[i] @ z[c]) / tau) for c in range(len(z)) if c != i)
+        losses.append(
+            -sum(math.log(math.exp(float(z[i] @ z[p]) / tau) / denominator) for p in positives)
+            / len(positives)
+        )
+    return sum(losses) / len(losses)
+
+
+def test_supcon_and_ntxent_match_loops() -> None:
+    a, b = pair(batch=8)
+    labels = torch.tensor([0, 1, 0, 2, 1, 1, 3, 0])
+    assert float(supcon_loss(a, labels, 0.3)) == pytest.approx(supcon_reference(a, labels, 0.3))
+    index = torch.arange(len(a))
+    expected = supcon_reference(torch.cat([a, b]), torch.cat([index, index]), 0.5)
+    assert float(ntxent_loss(a, b, 0.5)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="no anchor has a positive"):
+        supcon_loss(a, torch.arange(8))
+
+
+LOSSES = {
+    "hinge": lambda a, b, y: hinge_loss(a, b, 0.2),
+    "hinge-hardest": lambda a, b, y: hinge_loss(a, b, 0.2, hardest=True),
+    "clip": lambda a, b, y: clip_loss(a, b, torch.tensor(10.0, dtype=a.dtype)),
+    "siglip": lambda a, b, y: siglip_loss(
+        a, b, torch.tensor(10.0, dtype=a.dtype), torch.tensor(-5.0, dtype=a.dtype)
+    ),
+    "supcon": lambda a, b, y: supcon_loss(a, y, 0.2),
+    "ntxent": lambda a, b, y: ntxent_loss(a, b, 0.5),
+}
+BATCH, WORLD = 8, 2
+
+
+def full_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    a, b = pair(batch=BATCH * WORLD, dim=5, seed=3)
+    return a, b, torch.tensor([0, 1, 2, 0, 1, 2, 3, 3] * WORLD)
+
+
+def _worker(rank: int, port: int, out: str) -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
+    )
+    try:
+        a, b, y = full_batch()
+        rows = slice(rank * BATCH, (rank + 1) * BATCH)
+        results = {}
+        for name, loss_fn in LOSSES.items():
+            local_a, local_b = a[rows].clone().requires_grad_(), b[rows].clone().requires_grad_()
+            loss = loss_fn(local_a, local_b, y[rows])
+            loss.backward()
+            results[name] = (loss.detach(), local_a.grad, local_b.grad)
+        torch.save(results, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_losses_equal_the_single_process_loss_on_the_full_batch(tmp_path: Path) -> None:
+    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    a, b, y = full_batch()
+    for name, loss_fn in LOSSES.items():
+        full_a, full_b = a.clone().requires_grad_(), b.clone().requires_grad_()
+        loss = loss_fn(full_a, full_b, y)
+        loss.backward()
+        mean = sum(r[name][0] for r in ranks) / WORLD
+        assert float(mean) == pytest.approx(float(loss.detach()), rel=1e-10), name
+        for r in range(WORLD):
+            rows = slice(r * BATCH, (r + 1) * BATCH)
+            # every process's loss depends on these rows: world_size x the single-process gradient
+            torch.testing.assert_close(ranks[r][name][1], WORLD * full_a.grad[rows], msg=name)
+            if name != "supcon":
+                torch.testing.assert_close(ranks[r][name][2], WORLD * full_b.grad[rows], msg=name)
