@@ -105,3 +105,10 @@ def test_linear_kernel_cca_with_enough_landmarks_is_linear_cca() -> None:
     np.testing.assert_allclose(kernel.correlations_, linear.correlations_, atol=1e-4)
     rbf = KernelCCA(2, kernel="rbf", n_landmarks=50).fit(x1, x2)
     assert rbf.score(x1, x2).shape == (2,)
+
+
+def test_kernel_cca_fits_ten_thousand_samples_in_low_rank() -> None:
+    x1, x2 = planted(10_000, seed=4)
+    model = KernelCCA(2, kernel="rbf", n_landmarks=300).fit(x1, x2)
+    assert model.maps_[0].shape == (300, 300)  # memory O(N m), never an N x N kernel
+    assert (model.correlations_ > 0.5).all() and np.isfinite(model.transform(x1[:5])).all()

@@ -125,7 +125,7 @@ class _MarginalSystem:
         S *= scale[:, None]
         S *= scale
         try:
-            factor = cho_factor(S, overwrite_a=True)
+            factor = cho_factor(S, overwrite_a=True, check_finite=False)
         except LinAlgError:
             factor = None
 
@@ -133,7 +133,7 @@ class _MarginalSystem:
             v = np.where(trivial, 0.0, v) * scale
             if factor is None:
                 return np.linalg.lstsq(S, v, rcond=None)[0] * scale
-            return cho_solve(factor, v) * scale
+            return cho_solve(factor, v, check_finite=False) * scale
 
         def step(nu: np.ndarray) -> np.ndarray:
             nu_1, nu_2 = nu[:rows].reshape(n1, ny), nu[rows:].reshape(n2, ny)
@@ -172,7 +172,7 @@ def _solve_broja(P: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, 
         Q = np.where(support, p1y[:, None, :] * p2y[None, :, :] / py, 0.0)
     system = _MarginalSystem(p1y, p2y, support)
     m = int(support.sum())
-    t = 100.0 * m
+    t = 1000.0 * m  # the first centering starts with a gap bound of 1e-3 nats
 
     def merit(q: np.ndarray) -> float:
         s = q.sum(axis=2, keepdims=True)
@@ -204,15 +204,21 @@ def _solve_broja(P: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, 
         ):
             alpha *= 0.5
         Q = np.where(support, Q + alpha * dQ, 0.0)
+    # remove the round-off drift of the marginals (relative 1e-7 at most) by matrix scaling
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(3):
+            Q *= np.nan_to_num(p1y / Q.sum(axis=1))[:, None, :]
+            Q *= np.nan_to_num(p2y / Q.sum(axis=0))[None, :, :]
     return Q, steps
 
 
-def pid_from_distribution(P: np.ndarray, tol: float = 1e-6, max_iter: int = 200) -> PIDResult:
+def pid_from_distribution(P: np.ndarray, tol: float = 1e-4, max_iter: int = 200) -> PIDResult:
     """The BROJA partial information decomposition of a joint distribution ``P[x1, x2, y]``.
 
     Args:
         P: non-negative array of shape ``(|X1|, |X2|, |Y|)``; counts are normalized to sum to 1.
-        tol: bound on the duality gap of the minimization, in nats.
+        tol: bound on the duality gap of the minimization, in nats; the default 1e-4 nats
+            (1.4e-4 bits) bounds the error of each part well below 1e-3 bits.
         max_iter: cap on interior-point iterations.
 
     Returns:

@@ -31,7 +31,7 @@ class CNNEncoder(nn.Module):
         previous = in_channels
         for i, width in enumerate(channels):
             stages += [
-                nn.Conv2d(previous, width, kernel_size=3, padding=1),
+                nn.Conv2d(previous, width, kernel_size=3, padding=1, bias=False),
                 nn.BatchNorm2d(width),
                 nn.ReLU(),
             ]
