@@ -106,3 +106,26 @@ def test_align_prints_correlations_and_retrieval(
     assert (
         "canonical correlations" in printed and "fou->pix: R@1" in printed and "pix->fou" in printed
     )
+
+
+FSDD = Path(__file__).resolve().parents[2] / "shared" / "data" / "fsdd"
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason="no local FSDD copy")
+def test_transfer_and_fission_on_av_digits(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["transfer", "--dataset", "av-digits", "--data-dir", str(FSDD), "--epochs", "1"]) == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {
+        "transfer_accuracy",
+        "train_modality_accuracy",
+        "test_modality_accuracy",
+        "chance",
+    }
+    assert result["chance"] == 0.1 and 0 <= result["transfer_accuracy"] <= 1
+    assert (
+        main(["fission", "--dataset", "av-digits", "--data-dir", str(FSDD), "--epochs", "1"]) == 0
+    )
+    table = capsys.readouterr().out
+    assert "private (audio)" in table and "speaker_accuracy" in table

@@ -41,7 +41,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise FileExistsError(
             f"{output} already holds results; pass --overwrite or another --output"
         )
-    dataset = load_dataset(args.dataset)
+    dataset = load_dataset(args.dataset, args.data_dir)
     result = run_benchmark(
         dataset,
         methods=args.methods,
@@ -68,7 +68,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     output = Path(args.output or f"diagnose-{args.dataset}.json")
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
-    dataset = load_dataset(args.dataset)
+    dataset = load_dataset(args.dataset, args.data_dir)
     modalities = args.modalities.split(",") if args.modalities else None
     if modalities is None and args.dataset == "mfeat":
         modalities = ["fou", "pix"]
@@ -112,7 +112,12 @@ def _align(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
 
     result = align(
-        load_dataset(args.dataset), args.views, args.method, args.dim, args.epochs, args.seed
+        load_dataset(args.dataset, args.data_dir),
+        args.views,
+        args.method,
+        args.dim,
+        args.epochs,
+        args.seed,
     )
     a, b = result.views
     print(f"{result.method} on {args.dataset}: {a} ~ {b} (test split)")
@@ -124,6 +129,30 @@ def _align(args: argparse.Namespace) -> int:
             f"R@10 {r[direction + ' R@10']:.3f}, median rank {r[direction + ' median rank']:.0f}, "
             f"MRR {r[direction + ' MRR']:.3f}"
         )
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from intermodal.bench.fission import cross_modal_transfer
+    from intermodal.data import load_dataset
+
+    dataset = load_dataset(args.dataset, args.data_dir)
+    result = cross_modal_transfer(
+        dataset, args.train_modality, args.test_modality, epochs=args.epochs, seed=args.seed
+    )
+    print(json.dumps(result))
+    return 0
+
+
+def _fission(args: argparse.Namespace) -> int:
+    from intermodal.bench.fission import disentanglement
+    from intermodal.data import load_dataset
+
+    rows = disentanglement(
+        load_dataset(args.dataset, args.data_dir), args.nuisance, epochs=args.epochs, seed=args.seed
+    )
+    print(f"Linear probes of the factors of a factorized model (MFM), {args.dataset} test split:")
+    print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3f}".format))
     return 0
 
 
@@ -160,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default="mfeat", help="registered data set name (default: mfeat)"
     )
     bench.add_argument(
+        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
+    )
+    bench.add_argument(
         "--methods", default="all", help="comma-separated method names or 'all' (default)"
     )
     bench.add_argument(
@@ -184,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser(
         "diagnose", help="EMAP, PID, interaction types, robustness and complexity on two modalities"
     )
+    diagnose.add_argument(
+        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
+    )
     diagnose.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
     diagnose.add_argument(
         "--modalities", help="the two modalities, comma-separated (mfeat default: fou,pix)"
@@ -195,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.set_defaults(run=_diagnose)
 
     align = commands.add_parser("align", help="coordinate two views and evaluate retrieval")
+    align.add_argument(
+        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
+    )
     align.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
     align.add_argument(
         "--views", nargs=2, default=["fou", "pix"], help="the two views (default: fou pix)"
@@ -208,6 +246,27 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--epochs", type=int, default=100, help="maximum epochs (neural methods)")
     align.add_argument("--seed", type=int, default=0)
     align.set_defaults(run=_align)
+
+    transfer = commands.add_parser(
+        "transfer", help="cross-modal transfer through a bimodal autoencoder's shared code"
+    )
+    transfer.add_argument("--dataset", default="av-digits", help="data set with two modalities")
+    transfer.add_argument("--data-dir", help="local copy of the data (e.g. the FSDD recordings)")
+    transfer.add_argument("--train-modality", default="audio")
+    transfer.add_argument("--test-modality", default="image")
+    transfer.add_argument("--epochs", type=int, default=60)
+    transfer.add_argument("--seed", type=int, default=0)
+    transfer.set_defaults(run=_transfer)
+
+    fission = commands.add_parser(
+        "fission", help="which factor of a factorized model predicts the class and a nuisance"
+    )
+    fission.add_argument("--dataset", default="av-digits", help="data set with two modalities")
+    fission.add_argument("--data-dir", help="local copy of the data (e.g. the FSDD recordings)")
+    fission.add_argument("--nuisance", default="speaker", help="metadata column to probe")
+    fission.add_argument("--epochs", type=int, default=60)
+    fission.add_argument("--seed", type=int, default=0)
+    fission.set_defaults(run=_fission)
 
     datasets = commands.add_parser("datasets", help="list the available data sets")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -40,7 +40,7 @@ def test_resolve_rejects_unknown_names(names: str, message: str) -> None:
 def test_two_modal_methods_are_skipped_on_six_views_and_run_on_two() -> None:
     mfeat = load_mfeat()
     jobs, skipped = resolve_methods("all", mfeat)
-    two_modal = {"interactions", "bilinear", "coord-cca", "coord-dcca", "coord-clip"}
+    two_modal = {"interactions", "bilinear", "coord-cca", "coord-dcca", "coord-clip", "bimodal-ae"}
     assert dict(skipped).keys() == two_modal
     assert "choose two with --modalities" in dict(skipped)["bilinear"]
     names = {job.name for job in jobs}

@@ -33,6 +33,15 @@ def test_bundled_copy_equals_the_source_csvs() -> None:
         np.testing.assert_array_equal(data.targets.numpy(), table[:, -1].astype(int))
 
 
+@pytest.mark.parametrize("name", ["mfeat", "synthetic-redundant", "synthetic-mixed"])
+def test_listed_facts_match_the_loaded_data(name: str) -> None:
+    row = list_datasets().set_index("name").loc[name]
+    data = load_dataset(name)
+    assert row["samples"] == len(data) and row["classes"] == data.n_classes
+    for key in data.modality_names:
+        assert f"{key} ({data.kinds[key]} " in row["modalities"]
+
+
 def test_registry_lists_and_loads_mfeat() -> None:
     table = list_datasets()
     row = table[table["name"] == "mfeat"].iloc[0]

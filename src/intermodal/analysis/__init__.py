@@ -4,7 +4,7 @@ from intermodal.analysis.complexity import complexity
 from intermodal.analysis.emap import EmapResult, additive_projection, emap, emap_projection
 from intermodal.analysis.interactions import TYPES, InteractionTypes, interaction_types
 from intermodal.analysis.pid import PIDResult, discretize, pid, pid_from_distribution
-from intermodal.analysis.profile import Profile, linear_probe_accuracy, profile
+from intermodal.analysis.profile import Profile, linear_probe_accuracy, probe_accuracy, profile
 from intermodal.analysis.robustness import (
     corrupt,
     effective_robustness,
@@ -29,6 +29,7 @@ __all__ = [
     "linear_probe_accuracy",
     "pid",
     "pid_from_distribution",
+    "probe_accuracy",
     "profile",
     "relative_robustness",
     "robustness_curve",

@@ -24,31 +24,37 @@ class Profile:
     pairs: pd.DataFrame
 
 
-def linear_probe_accuracy(data: MultimodalDataset, modality: str, seed: int = 0) -> float:
-    """Test accuracy of a multinomial logistic regression on one modality's flattened features
-    (stratified 70/30 split, features standardized on the training part, L2 penalty 1e-3,
-    fitted with L-BFGS)."""
-    train, test = holdout_split(data, size=0.3, seed=seed)
-
-    def features(part: MultimodalDataset) -> torch.Tensor:
-        return part.modalities[modality].reshape(len(part), -1).double()
-
-    x, x_test = features(train), features(test)
+def probe_accuracy(
+    x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor
+) -> float:
+    """Test accuracy of a multinomial logistic regression (a linear probe) on features
+    ``(N, ...)`` flattened and standardized on the training part, L2 penalty 1e-3, L-BFGS."""
+    x, x_test = (v.reshape(len(v), -1).double() for v in (x_train, x_test))
     mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
     x, x_test = (x - mean) / std, (x_test - mean) / std
-    weight = torch.zeros(x.shape[1], data.n_classes, dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(data.n_classes, dtype=torch.float64, requires_grad=True)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    weight = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, bias], max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(x @ weight + bias, train.targets) + 1e-3 * weight.square().sum()
+        loss = F.cross_entropy(x @ weight + bias, y_train) + 1e-3 * weight.square().sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
     with torch.no_grad():
-        return float(((x_test @ weight + bias).argmax(1) == test.targets).double().mean())
+        return float(((x_test @ weight + bias).argmax(1) == y_test).double().mean())
+
+
+def linear_probe_accuracy(data: MultimodalDataset, modality: str, seed: int = 0) -> float:
+    """Test accuracy of a linear probe (see :func:`probe_accuracy`) on one modality, on a
+    stratified 70/30 split of ``data``."""
+    train, test = holdout_split(data, size=0.3, seed=seed)
+    return probe_accuracy(
+        train.modalities[modality], train.targets, test.modalities[modality], test.targets
+    )
 
 
 def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Profile:

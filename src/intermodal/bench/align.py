@@ -22,7 +22,7 @@ from intermodal.coordination import (
     retrieval_metrics,
 )
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.splits import DataSplits, standardize, stratified_split
+from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.encoders import MLP
 from intermodal.models import CCAProjection, TwoTower
 from intermodal.training import fit
@@ -109,7 +109,7 @@ def align(
     data = dataset.select(views)
     if any(kind != "vector" for kind in data.kinds.values()):
         raise ValueError("align works on vector modalities")
-    splits = standardize(stratified_split(data, seed=seed))
+    splits = standardize(split_dataset(data, seed=seed))
     a, b = data.modality_names
     test = splits.test
     if method == "kcca":

@@ -21,7 +21,7 @@ from intermodal.analysis import (
 from intermodal.analysis.robustness import CORRUPTIONS
 from intermodal.bench.registry import METHODS
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.splits import DataSplits, standardize, stratified_split
+from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.metrics import evaluate, predict
 from intermodal.training import fit
 
@@ -56,7 +56,7 @@ def diagnose(
             "choose two with --modalities"
         )
     first, second = data.modality_names
-    splits = standardize(stratified_split(data, seed=seed))
+    splits = standardize(split_dataset(data, seed=seed))
 
     def train(method: str, part: DataSplits) -> torch.nn.Module:
         torch.manual_seed(seed)

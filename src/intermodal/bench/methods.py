@@ -14,6 +14,7 @@ from intermodal.bench.registry import register_method
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, holdout_split
 from intermodal.encoders import MLP, RawInput, TokenEncoder, default_encoder
+from intermodal.fission import SharedPrivateModel
 from intermodal.fusion import (
     AdditiveFusion,
     BilinearFusion,
@@ -212,6 +213,42 @@ def _coordinated(method: str) -> None:
 
 for _method in ("cca", "dcca", "clip"):
     _coordinated(_method)
+
+
+@register_method(
+    "mfm",
+    "fission",
+    "factorized multimodal model (Tsai 2019): shared factor + private factors; head on shared",
+    applies=at_least_two,
+)
+def build_mfm(dataset: MultimodalDataset) -> nn.Module:
+    from intermodal.bench.fission import build_factorized
+
+    return build_factorized(dataset)
+
+
+@register_method(
+    "shared-private",
+    "fission",
+    "shared and private encoders with similarity and orthogonality losses",
+    applies=at_least_two,
+)
+def build_shared_private(dataset: MultimodalDataset) -> nn.Module:
+    return SharedPrivateModel(
+        encoders(dataset), dict.fromkeys(dataset.modality_names, FEATURE_DIM), dataset.n_classes
+    )
+
+
+@register_method(
+    "bimodal-ae",
+    "fission",
+    "bimodal autoencoder (Ngiam 2011) trained with a head on its shared code",
+    applies=exactly_two,
+)
+def build_bimodal_autoencoder(dataset: MultimodalDataset) -> nn.Module:
+    from intermodal.bench.fission import build_autoencoder
+
+    return build_autoencoder(dataset, n_classes=dataset.n_classes)
 
 
 @register_method(

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from intermodal._io import write_directory_atomic
 from intermodal.bench.registry import Job, resolve_methods
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.splits import DataSplits, standardize, stratified_split
+from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.metrics import evaluate, predict
 from intermodal.training import fit
 
@@ -112,8 +112,9 @@ def run_benchmark(
 ) -> BenchResult:
     """Train and test every method on ``dataset`` for seeds 0..seeds-1.
 
-    Seed s draws the stratified 70/15/15 split (standardized on its training part) and seeds
-    the initialization and training of every method, so all methods see the same data per seed.
+    Seed s draws the stratified 70/15/15 split, or the validation part of a data set's own
+    split (see ``split_dataset``), standardizes it on its training part and seeds the
+    initialization and training of every method, so all methods see the same data per seed.
     Training early-stops on validation loss; accuracy and macro-F1 are measured on the test part.
     ``modalities`` restricts the data set to those modalities first.
     """
@@ -129,7 +130,7 @@ def run_benchmark(
     bar = tqdm(total=len(jobs) * seeds, disable=not progress, unit="run", dynamic_ncols=True)
     try:
         for seed in range(seeds):
-            splits = standardize(stratified_split(dataset, seed=seed))
+            splits = standardize(split_dataset(dataset, seed=seed))
             for job in jobs:
                 bar.set_description(f"{job.name} seed {seed}")
                 row = run_job(job, splits, seed, epochs, patience)

@@ -1,5 +1,6 @@
 """Multimodal data: the data set model, splits, standardization and bundled data sets."""
 
+from intermodal.data.av_digits import load_av_digits
 from intermodal.data.dataset import (
     KINDS,
     Batch,
@@ -19,6 +20,7 @@ from intermodal.data.splits import (
     DataSplits,
     Standardizer,
     holdout_split,
+    split_dataset,
     standardize,
     stratified_split,
 )
@@ -38,10 +40,12 @@ __all__ = [
     "collate",
     "holdout_split",
     "list_datasets",
+    "load_av_digits",
     "load_dataset",
     "load_mfeat",
     "make_interaction_dataset",
     "register_dataset",
+    "split_dataset",
     "standardize",
     "stratified_split",
 ]

@@ -120,3 +120,27 @@ def standardize(splits: DataSplits) -> DataSplits:
     """Fit a :class:`Standardizer` on ``splits.train`` and apply it to every split."""
     scaler = Standardizer().fit(splits.train)
     return DataSplits(*(scaler.transform(part) for part in splits))
+
+
+def split_dataset(
+    dataset: MultimodalDataset, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0
+) -> DataSplits:
+    """The data set's own split when its metadata has a ``split`` column (``train`` / ``test``,
+    optionally ``val``/``valid``), with a stratified validation part drawn from training when it
+    has none; otherwise :func:`stratified_split`."""
+    if "split" not in dataset.metadata:
+        return stratified_split(dataset, val_size, test_size, seed)
+    split = np.asarray(dataset.metadata["split"]).astype(str)
+    unknown = sorted(set(split) - {"train", "val", "valid", "test"})
+    if unknown:
+        raise ValueError(f"the split column holds {unknown}; use train, val (or valid) and test")
+    test = np.flatnonzero(split == "test")
+    if len(test) == 0:
+        raise ValueError("the split column marks no sample as test")
+    train = dataset.subset(np.flatnonzero(split == "train"))
+    given_val = np.flatnonzero(np.isin(split, ["val", "valid"]))
+    if len(given_val):
+        val = dataset.subset(given_val)
+    else:
+        train, val = holdout_split(train, val_size, seed)
+    return DataSplits(train, val, dataset.subset(test))

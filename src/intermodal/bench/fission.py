@@ -1,0 +1,170 @@
+"""Cross-modal transfer and the disentanglement check of fission models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from intermodal.analysis import probe_accuracy
+from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.splits import DataSplits, split_dataset, standardize
+from intermodal.encoders import default_encoder
+from intermodal.fission import BimodalAutoencoder, FactorizedModel
+from intermodal.training import fit
+
+FEATURE_DIM = 64
+
+
+def _encoders(data: MultimodalDataset) -> dict[str, nn.Module]:
+    return {
+        m: default_encoder(data.kinds[m], data.shapes[m], FEATURE_DIM) for m in data.modality_names
+    }
+
+
+def _sizes(data: MultimodalDataset) -> dict[str, int]:
+    return {m: math.prod(data.shapes[m]) for m in data.modality_names}
+
+
+def build_autoencoder(data: MultimodalDataset, n_classes: int | None = None) -> BimodalAutoencoder:
+    """A bimodal autoencoder with the default encoder of each of the two modalities."""
+    return BimodalAutoencoder(
+        data.modality_names,
+        _encoders(data),
+        dict.fromkeys(data.modality_names, FEATURE_DIM),
+        _sizes(data),
+        shared_dim=64,
+        alignment_weight=1.0,
+        n_classes=n_classes,
+    )
+
+
+def build_factorized(data: MultimodalDataset) -> FactorizedModel:
+    """MFM with the default encoders (one set for the shared factor, one for the private ones)."""
+    return FactorizedModel(
+        _encoders(data),
+        _encoders(data),
+        dict.fromkeys(data.modality_names, FEATURE_DIM),
+        _sizes(data),
+        data.n_classes,
+    )
+
+
+def _alone(inputs: Mapping[str, Tensor], modality: str) -> dict[str, Tensor]:
+    """The inputs with every modality but ``modality`` zeroed (absent)."""
+    return {m: x if m == modality else torch.zeros_like(x) for m, x in inputs.items()}
+
+
+def _prepare(dataset: MultimodalDataset, seed: int) -> DataSplits:
+    if len(dataset.modality_names) != 2:
+        raise ValueError(f"needs two modalities, the data set has {dataset.modality_names}")
+    return standardize(split_dataset(dataset, seed=seed))
+
+
+def cross_modal_transfer(
+    dataset: MultimodalDataset,
+    train_modality: str,
+    test_modality: str,
+    epochs: int = 60,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Cross-modal transfer, "hearing to see" (Ngiam et al. 2011).
+
+    An unsupervised bimodal autoencoder (with the correlational alignment term) is trained on
+    the training split; a linear classifier learns the class from shared codes computed from
+    ``train_modality`` alone and is tested on codes computed from ``test_modality`` alone. Each
+    modality's codes are standardized with their own training-split statistics (no labels).
+
+    Returns:
+        ``transfer_accuracy``; ``train_modality_accuracy`` and ``test_modality_accuracy`` (each
+        modality's codes, classifier trained and tested on the same modality); ``chance``.
+    """
+    splits = _prepare(dataset, seed)
+    for modality in (train_modality, test_modality):
+        if modality not in splits.train.modality_names:
+            raise KeyError(
+                f"unknown modality {modality!r}; the data set has {splits.train.modality_names}"
+            )
+    torch.manual_seed(seed)
+    model = build_autoencoder(splits.train)
+    fit(model, splits, max_epochs=epochs, patience=10, seed=seed, accelerator="cpu")
+    model.eval()
+    train, test = splits.train, splits.test
+
+    @torch.no_grad()
+    def raw_codes(part: MultimodalDataset, modality: str) -> Tensor:
+        return model.shared(_alone(part.modalities, modality))
+
+    reference = {m: raw_codes(train, m) for m in (train_modality, test_modality)}
+
+    def codes(part: MultimodalDataset, modality: str) -> Tensor:
+        """Codes standardized with their modality's statistics on the training split (each
+        modality's codes centered and scaled on their own, as CCA projects each view)."""
+        mean, std = reference[modality].mean(0), reference[modality].std(0).clamp_min(1e-8)
+        return (raw_codes(part, modality) - mean) / std
+
+    def probe(source: str, target: str) -> float:
+        return probe_accuracy(
+            codes(train, source), train.targets, codes(test, target), test.targets
+        )
+
+    return {
+        "transfer_accuracy": probe(train_modality, test_modality),
+        "train_modality_accuracy": probe(train_modality, train_modality),
+        "test_modality_accuracy": probe(test_modality, test_modality),
+        "chance": 1.0 / dataset.n_classes,
+    }
+
+
+def disentanglement(
+    dataset: MultimodalDataset, nuisance: str = "speaker", epochs: int = 60, seed: int = 0
+) -> list[dict[str, Any]]:
+    """Linear probes of each representation of a trained MFM (``FactorizedModel``): how well the
+    shared factor (from both modalities, and from each alone) and each private factor predict
+    the class and the ``nuisance`` metadata column (e.g. the speaker), on the test split."""
+    splits = _prepare(dataset, seed)
+    if nuisance not in splits.train.metadata:
+        raise KeyError(f"the data set has no metadata column {nuisance!r}")
+    torch.manual_seed(seed)
+    model = build_factorized(splits.train)
+    fit(model, splits, max_epochs=epochs, patience=10, seed=seed, accelerator="cpu")
+    model.eval()
+    names = np.unique(
+        np.concatenate([splits.train.metadata[nuisance], splits.test.metadata[nuisance]])
+    )
+
+    def nuisance_labels(part: MultimodalDataset) -> Tensor:
+        return torch.from_numpy(np.searchsorted(names, part.metadata[nuisance]))
+
+    @torch.no_grad()
+    def representations(part: MultimodalDataset) -> dict[str, Tensor]:
+        factors = model.factors(part.modalities)
+        out = {"shared": factors["shared"]}
+        for m in model.modalities:
+            out[f"shared ({m} only)"] = model.factors(_alone(part.modalities, m))["shared"]
+        for m in model.modalities:
+            out[f"private ({m})"] = factors[m]
+        return out
+
+    train_reps, test_reps = representations(splits.train), representations(splits.test)
+    rows = []
+    for name in train_reps:
+        rows.append(
+            {
+                "representation": name,
+                "class_accuracy": probe_accuracy(
+                    train_reps[name], splits.train.targets, test_reps[name], splits.test.targets
+                ),
+                f"{nuisance}_accuracy": probe_accuracy(
+                    train_reps[name],
+                    nuisance_labels(splits.train),
+                    test_reps[name],
+                    nuisance_labels(splits.test),
+                ),
+            }
+        )
+    return rows

@@ -1,0 +1,194 @@
+"""Factorized multimodal representations (MFM, Tsai et al., ICLR 2019) and shared-private
+models (Bousmalis et al. 2016; Hazarika et al., MISA 2020)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from intermodal.saving import register_module
+
+
+def mmd(x: Tensor, y: Tensor, scales: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)) -> Tensor:
+    """Maximum mean discrepancy between samples ``x`` (N, D) and ``y`` (M, D) with a sum of RBF
+    kernels ``exp(-|a - b|^2 / (2 s^2 D))`` (biased estimate, >= 0)."""
+
+    def kernel(a: Tensor, b: Tensor) -> Tensor:
+        squared = torch.cdist(a, b).square() / a.shape[1]
+        return sum(torch.exp(-squared / (2 * s * s)) for s in scales)  # type: ignore[return-value]
+
+    return kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean()
+
+
+def _decoder(input_dim: int, output_dim: int) -> nn.Module:
+    return nn.Sequential(nn.Linear(input_dim, 256), nn.ReLU(), nn.Linear(256, output_dim))
+
+
+@register_module
+class FactorizedModel(nn.Module):
+    """Multimodal factorization model (MFM): one shared multimodal discriminative factor and one
+    private generative factor per modality, so there are more representations than modalities.
+
+    - shared factor ``F_y = W_y [e_1(x_1); ...; e_M(x_M)]`` from all modalities; class logits
+      ``head(F_y)``;
+    - private factors ``F_m = W_m e'_m(x_m)`` from each modality alone;
+    - each modality is reconstructed from ``[F_y; F_m]``;
+    - loss = cross-entropy + ``reconstruction_weight`` * sum_m MSE + ``prior_weight`` * sum of
+      MMD(factor, N(0, I)) over all factors (MFM's Wasserstein-autoencoder prior matching)
+      + ``alignment_weight`` * mean over pairs of ``|F_y(x_i alone) - F_y(x_j alone)|^2``, the
+      shared factor computed from one modality at a time (others zeroed): it keeps what is
+      private to one modality (e.g. a speaker's voice) out of the shared factor.
+
+    Args:
+        encoders / private_encoders: modality -> encoder to ``feature_dims[m]`` features (for the
+            shared and the private factors).
+        input_dims: number of values of each modality (reconstructed flattened).
+
+    Shape:
+        ``forward -> (B, n_classes)``; ``factors(inputs)`` -> ``{"shared": (B, shared_dim),
+        m: (B, private_dim)}``
+    """
+
+    def __init__(
+        self,
+        encoders: Mapping[str, nn.Module],
+        private_encoders: Mapping[str, nn.Module],
+        feature_dims: Mapping[str, int],
+        input_dims: Mapping[str, int],
+        n_classes: int,
+        shared_dim: int = 32,
+        private_dim: int = 16,
+        reconstruction_weight: float = 1.0,
+        prior_weight: float = 0.1,
+        alignment_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.modalities = sorted(encoders)
+        self.encoders = nn.ModuleDict(dict(encoders))
+        self.private_encoders = nn.ModuleDict(dict(private_encoders))
+        self.to_shared = nn.Linear(sum(feature_dims[m] for m in self.modalities), shared_dim)
+        self.to_private = nn.ModuleDict(
+            {m: nn.Linear(feature_dims[m], private_dim) for m in self.modalities}
+        )
+        self.decoders = nn.ModuleDict(
+            {m: _decoder(shared_dim + private_dim, input_dims[m]) for m in self.modalities}
+        )
+        self.head = nn.Linear(shared_dim, n_classes)
+        self.reconstruction_weight, self.prior_weight = reconstruction_weight, prior_weight
+        self.alignment_weight = alignment_weight
+
+    def shared(self, inputs: Mapping[str, Tensor]) -> Tensor:
+        """The shared factor ``(B, shared_dim)``."""
+        return self.to_shared(
+            torch.cat([self.encoders[m](inputs[m]) for m in self.modalities], dim=1)
+        )
+
+    def factors(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        shared = self.shared(inputs)
+        private = {
+            m: self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities
+        }
+        return {"shared": shared, **private}
+
+    def forward(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.head(self.factors(inputs)["shared"])
+
+    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
+        factors = self.factors(inputs)
+        loss = F.cross_entropy(self.head(factors["shared"]), target)
+        for m in self.modalities:
+            code = torch.cat([factors["shared"], factors[m]], dim=1)
+            reconstruction = self.decoders[m](code).reshape(inputs[m].shape)
+            loss = loss + self.reconstruction_weight * F.mse_loss(reconstruction, inputs[m])
+        prior = sum(mmd(f, torch.randn_like(f)) for f in factors.values())
+        loss = loss + self.prior_weight * prior
+        if self.alignment_weight > 0:
+            alone = [
+                self.shared({k: x if k == m else torch.zeros_like(x) for k, x in inputs.items()})
+                for m in self.modalities
+            ]
+            pairs = [(a, b) for i, a in enumerate(alone) for b in alone[i + 1 :]]
+            alignment = sum((a - b).square().sum(1).mean() for a, b in pairs) / len(pairs)
+            loss = loss + self.alignment_weight * alignment
+        return loss
+
+
+def orthogonality_loss(shared: Tensor, private: Tensor) -> Tensor:
+    """Difference loss ``|S^T P|_F^2`` of mean-centered, row-L2-normalized codes (Bousmalis et al.
+    2016), zero when the shared and private codes are orthogonal.
+
+    Shape: ``(B, D), (B, D) -> ()``.
+    """
+    s = F.normalize(shared - shared.mean(0), dim=1)
+    p = F.normalize(private - private.mean(0), dim=1)
+    return (s.T @ p).square().sum()
+
+
+@register_module
+class SharedPrivateModel(nn.Module):
+    """Shared and private encoders per modality (in the style of domain separation networks and
+    MISA): each modality's features are projected to a common size, then a *shared* encoder
+    (one network for all modalities) and a *private* encoder per modality give two codes.
+
+    loss = cross-entropy of ``head([s_1; ...; s_M; p_1; ...; p_M])``
+    + ``similarity_weight`` * mean over pairs of ``|s_i - s_j|^2`` (shared codes agree)
+    + ``difference_weight`` * sum_m orthogonality_loss(s_m, p_m) (private codes hold the rest).
+
+    Shape:
+        ``forward -> (B, n_classes)``; ``codes(inputs)`` -> ``{"shared:m": (B, code_dim),
+        "private:m": (B, code_dim)}``
+    """
+
+    def __init__(
+        self,
+        encoders: Mapping[str, nn.Module],
+        feature_dims: Mapping[str, int],
+        n_classes: int,
+        code_dim: int = 32,
+        similarity_weight: float = 1.0,
+        difference_weight: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.modalities = sorted(encoders)
+        self.encoders = nn.ModuleDict(dict(encoders))
+        self.project = nn.ModuleDict(
+            {m: nn.Linear(feature_dims[m], code_dim) for m in self.modalities}
+        )
+        self.shared_encoder = nn.Sequential(nn.Linear(code_dim, code_dim), nn.Sigmoid())
+        self.private_encoders = nn.ModuleDict(
+            {m: nn.Sequential(nn.Linear(code_dim, code_dim), nn.Sigmoid()) for m in self.modalities}
+        )
+        self.head = nn.Linear(2 * len(self.modalities) * code_dim, n_classes)
+        self.similarity_weight, self.difference_weight = similarity_weight, difference_weight
+
+    def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        out = {}
+        for m in self.modalities:
+            h = self.project[m](self.encoders[m](inputs[m]))
+            out[f"shared:{m}"] = self.shared_encoder(h)
+            out[f"private:{m}"] = self.private_encoders[m](h)
+        return out
+
+    def forward(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        codes = self.codes(inputs)
+        return self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1))
+
+    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
+        codes = self.codes(inputs)
+        loss = F.cross_entropy(
+            self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1)), target
+        )
+        shared = [codes[f"shared:{m}"] for m in self.modalities]
+        pairs = [(a, b) for i, a in enumerate(shared) for b in shared[i + 1 :]]
+        similarity = sum((a - b).square().sum(1).mean() for a, b in pairs) / max(len(pairs), 1)
+        difference = sum(
+            orthogonality_loss(codes[f"shared:{m}"], codes[f"private:{m}"]) for m in self.modalities
+        )
+        return loss + self.similarity_weight * similarity + self.difference_weight * difference
