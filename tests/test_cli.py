@@ -49,7 +49,7 @@ def test_bench_writes_results_and_prints_a_leaderboard(
         )
         == 2
     )
-    assert "pass --overwrite" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_errors_are_one_line_and_exit_non_zero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -30,18 +31,34 @@ def _format_leaderboard(table: pd.DataFrame) -> str:
     return shown.to_string(index=False)
 
 
-def _bench(args: argparse.Namespace) -> int:
+BENCH_KEYS = {
+    "dataset",
+    "data_dir",
+    "methods",
+    "modalities",
+    "seeds",
+    "epochs",
+    "patience",
+    "output",
+}
+
+
+def _bench_one(args: argparse.Namespace) -> None:
     from intermodal.bench import run_benchmark, save_results
     from intermodal.data import load_dataset
 
     output = Path(
-        args.output or f"intermodal-results/{args.dataset}-{datetime.now():%Y%m%d-%H%M%S}"
+        args.output
+        or f"intermodal-results/{Path(args.dataset).name}-{datetime.now():%Y%m%d-%H%M%S}"
     )
-    if output.exists() and any(output.iterdir()) and not args.overwrite:
-        raise FileExistsError(
-            f"{output} already holds results; pass --overwrite or another --output"
-        )
-    dataset = load_dataset(args.dataset, args.data_dir)
+    if output.exists() and any(output.iterdir()) and not args.resume:
+        if not args.overwrite:
+            raise FileExistsError(
+                f"{output} already holds results; pass --resume, --overwrite or another --output"
+            )
+        shutil.rmtree(output)
+    dataset = load_dataset(args.dataset, args.data_dir, trust_pickle=args.trust_pickle)
+    modalities = args.modalities.split(",") if isinstance(args.modalities, str) else args.modalities
     result = run_benchmark(
         dataset,
         methods=args.methods,
@@ -49,14 +66,51 @@ def _bench(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         patience=args.patience,
         progress=not args.quiet,
-        modalities=args.modalities.split(",") if args.modalities else None,
+        modalities=modalities,
+        output=output,
+        resume=args.resume,
+        analyse_models=args.report,
     )
-    save_results(result, output, overwrite=args.overwrite)
+    save_results(result, output, report=args.report)
     print(f"Leaderboard on {dataset.name} ({args.seeds} seeds, test split):")
     print(_format_leaderboard(result.leaderboard))
     for name, reason in result.skipped:
         print(f"skipped {name}: {reason}")
-    print(f"results written to {output}")
+    print(
+        f"results written to {output}"
+        + (f" (report: {output / 'report.html'})" if args.report else "")
+    )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if not args.config:
+        _bench_one(args)
+        return 0
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(args.config).read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"{args.config} is not valid YAML ({error})") from None
+    if not isinstance(config, dict) or not set(config) <= BENCH_KEYS:
+        unknown = sorted(set(config) - BENCH_KEYS) if isinstance(config, dict) else config
+        raise ValueError(f"{args.config}: unknown keys {unknown}; allowed: {sorted(BENCH_KEYS)}")
+    datasets = config.get("dataset", args.dataset)
+    datasets = [datasets] if isinstance(datasets, str) else list(datasets)
+    root = Path(config.get("output", args.output or "intermodal-results"))
+    for name in datasets:
+        run = argparse.Namespace(**{**vars(args), **config})
+        run.dataset, run.output = name, str(root / Path(name).name if len(datasets) > 1 else root)
+        if isinstance(run.methods, list):
+            run.methods = ",".join(run.methods)
+        _bench_one(run)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from intermodal.bench.report import write_report
+
+    print(f"report written to {write_report(args.results)}")
     return 0
 
 
@@ -211,7 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing results directory"
     )
     bench.add_argument("--quiet", action="store_true", help="no progress display")
+    bench.add_argument(
+        "--resume", action="store_true", help="continue in --output, skipping saved runs"
+    )
+    bench.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="analyse the models and write report.html and figures (default: on)",
+    )
+    bench.add_argument("--config", help="YAML file with any of: " + ", ".join(sorted(BENCH_KEYS)))
+    bench.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow reading pickle files (they can run code: only for files you trust)",
+    )
     bench.set_defaults(run=_bench)
+
+    report = commands.add_parser("report", help="rebuild report.html from saved results")
+    report.add_argument("results", help="a results directory written by intermodal bench")
+    report.set_defaults(run=_report)
 
     diagnose = commands.add_parser(
         "diagnose", help="EMAP, PID, interaction types, robustness and complexity on two modalities"

@@ -73,6 +73,7 @@ def test_leaderboard_aggregates_runs() -> None:
             "accuracy": [0.9, 0.5, 0.7, 0.6],
             "macro_f1": [0.8, 0.4, 0.6, 0.5],
             "parameters": [10, 20, 10, 20],
+            "flops": [100.0, 200.0, 100.0, 200.0],
             "train_time_s": [1.0, 2.0, 3.0, 4.0],
             "latency_ms": [0.1, 0.2, 0.3, 0.4],
         }
@@ -84,26 +85,23 @@ def test_leaderboard_aggregates_runs() -> None:
         [np.std([0.9, 0.7], ddof=1), np.std([0.5, 0.6], ddof=1)]
     )
     assert table["train_time_s"].tolist() == pytest.approx([2.0, 3.0])
+    assert table["flops"].tolist() == pytest.approx([100.0, 200.0])
 
 
 def test_run_and_save(tmp_path: Path) -> None:
     result = run_benchmark(blobs(), methods="unimodal,late-mean", seeds=2, epochs=3, progress=False)
     assert len(result.runs) == 3 * 2 and set(result.runs["seed"]) == {0, 1}
     assert ((result.runs["accuracy"] >= 0) & (result.runs["accuracy"] <= 1)).all()
-    save_results(result, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "results.csv",
-        "results.json",
-        "summary.md",
-    ]
+    save_results(result, tmp_path / "out", report=False)
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"results.csv", "results.json", "summary.md", "analysis.json"} <= written
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(document["runs"]) == 6 and document["config"]["seeds"] == 2
     assert "| late-mean |" in (tmp_path / "out" / "summary.md").read_text()
-    pd.testing.assert_frame_equal(
-        pd.read_csv(tmp_path / "out" / "results.csv"), result.runs, check_dtype=False
-    )
-    with pytest.raises(FileExistsError):
-        save_results(result, tmp_path / "out")
+    saved = pd.read_csv(tmp_path / "out" / "results.csv")
+    pd.testing.assert_frame_equal(saved, result.runs, check_dtype=False)
+    analysis = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    assert set(analysis["emap"]) == {"late-mean"} and len(analysis["pid"]) == 1
 
 
 def test_fusion_beats_every_single_view_on_mfeat() -> None:

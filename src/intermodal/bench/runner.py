@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,11 +16,14 @@ import pandas as pd
 from torch import nn
 from tqdm.auto import tqdm
 
-from intermodal._io import write_directory_atomic
+from intermodal._io import write_text_atomic
+from intermodal.analysis import complexity
 from intermodal.bench.registry import Job, resolve_methods
+from intermodal.bench.report import analyse, write_report
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.metrics import evaluate, predict
+from intermodal.saving import load_model, save_model
 from intermodal.training import fit
 
 
@@ -31,6 +36,7 @@ class BenchResult:
     leaderboard: pd.DataFrame
     skipped: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    analysis: dict[str, Any] | None = None
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -55,11 +61,13 @@ def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
     return DataSplits(*(part.select(modalities) for part in splits))
 
 
-def run_job(job: Job, splits: DataSplits, seed: int, epochs: int, patience: int) -> dict[str, Any]:
-    """Build, train and evaluate one method with one seed; return its result row.
+def run_job(
+    job: Job, splits: DataSplits, seed: int, epochs: int, patience: int
+) -> tuple[dict[str, Any], nn.Module]:
+    """Build, train and evaluate one method with one seed; return its result row and model.
 
     ``train_time_s`` counts building too, so a method that searches its architecture on the
-    training data is charged for the search.
+    training data is charged for the search. ``flops`` is per test sample (PyTorch's counter).
     """
     data = _view(splits, job.modalities)
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -68,17 +76,24 @@ def run_job(job: Job, splits: DataSplits, seed: int, epochs: int, patience: int)
     result = fit(model, data, max_epochs=epochs, patience=patience, seed=seed, accelerator="cpu")
     train_time = time.perf_counter() - start
     scores = evaluate(result.model, data.test)
-    return {
+    example = {k: v[:64] for k, v in data.test.modalities.items()}
+    row = {
         "method": job.name,
         "family": job.method.family,
         "seed": seed,
         "accuracy": scores["accuracy"],
         "macro_f1": scores["macro_f1"],
         "parameters": count_parameters(result.model),
+        "flops": complexity(result.model, example, repeats=1)["flops_per_sample"],
         "train_time_s": train_time,
         "epochs": result.epochs,
         "latency_ms": latency_ms(result.model, data.test),
     }
+    return row, result.model
+
+
+def _file_name(method: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", method)
 
 
 def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
@@ -92,6 +107,7 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
             "accuracy_std": grouped["accuracy"].std(ddof=1).fillna(0.0),
             "macro_f1_mean": grouped["macro_f1"].mean(),
             "parameters": grouped["parameters"].first(),
+            "flops": grouped["flops"].mean(),
             "train_time_s": grouped["train_time_s"].mean(),
             "latency_ms": grouped["latency_ms"].mean(),
             "seeds": grouped["seed"].count(),
@@ -109,6 +125,9 @@ def run_benchmark(
     patience: int = 10,
     progress: bool = True,
     modalities: Sequence[str] | None = None,
+    output: str | Path | None = None,
+    resume: bool = False,
+    analyse_models: bool = True,
 ) -> BenchResult:
     """Train and test every method on ``dataset`` for seeds 0..seeds-1.
 
@@ -117,6 +136,11 @@ def run_benchmark(
     initialization and training of every method, so all methods see the same data per seed.
     Training early-stops on validation loss; accuracy and macro-F1 are measured on the test part.
     ``modalities`` restricts the data set to those modalities first.
+
+    With ``output``, each finished run is saved at once (``runs/``, and the seed-0 models in
+    ``models/``), so an interrupted benchmark can continue with ``resume=True``: runs already
+    saved are skipped. ``analyse_models`` runs the report's analyses on the seed-0 models
+    (see :func:`intermodal.bench.report.analyse`).
     """
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
@@ -126,15 +150,36 @@ def run_benchmark(
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise ValueError(f"no requested method applies to {dataset.name} ({reasons})")
-    rows = []
+    folder = Path(output) if output is not None else None
+    rows, models = [], {}
     bar = tqdm(total=len(jobs) * seeds, disable=not progress, unit="run", dynamic_ncols=True)
     try:
         for seed in range(seeds):
             splits = standardize(split_dataset(dataset, seed=seed))
             for job in jobs:
                 bar.set_description(f"{job.name} seed {seed}")
-                row = run_job(job, splits, seed, epochs, patience)
-                rows.append(row)
+                saved_row = (
+                    folder / "runs" / f"{_file_name(job.name)}__seed{seed}.json" if folder else None
+                )
+                saved_model = folder / "models" / _file_name(job.name) if folder else None
+                if (
+                    resume
+                    and saved_row
+                    and saved_row.is_file()
+                    and (seed or (saved_model and saved_model.is_dir()))
+                ):
+                    rows.append(json.loads(saved_row.read_text()))
+                    if seed == 0 and saved_model is not None:
+                        models[job.name] = load_model(saved_model)
+                else:
+                    row, model = run_job(job, splits, seed, epochs, patience)
+                    rows.append(row)
+                    if seed == 0:
+                        models[job.name] = model
+                        if saved_model is not None:
+                            save_model(model, saved_model, overwrite=True)
+                    if saved_row is not None:
+                        write_text_atomic(saved_row, json.dumps(row))
                 bar.update()
     finally:
         bar.close()
@@ -146,7 +191,12 @@ def run_benchmark(
         "epochs": epochs,
         "patience": patience,
     }
-    return BenchResult(dataset.name, runs, leaderboard(runs), skipped, config)
+    analysis = None
+    if analyse_models:
+        if progress:
+            print("analysing the seed-0 models for the report ...", file=sys.stderr)
+        analysis = analyse(standardize(split_dataset(dataset, seed=0)), models)
+    return BenchResult(dataset.name, runs, leaderboard(runs), skipped, config, analysis)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -162,29 +212,33 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_results(result: BenchResult, directory: Path, overwrite: bool = False) -> None:
-    """Write ``results.csv`` (one row per run), ``results.json`` and ``summary.md`` atomically."""
-
-    def write(path: Path) -> None:
-        result.runs.to_csv(path / "results.csv", index=False)
-        document = {
-            "dataset": result.dataset,
-            "config": result.config,
-            "leaderboard": result.leaderboard.to_dict(orient="records"),
-            "runs": result.runs.to_dict(orient="records"),
-            "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
-        }
-        (path / "results.json").write_text(json.dumps(document, indent=2))
-        summary = [
-            f"# Benchmark on {result.dataset}\n",
-            f"Seeds: {result.config.get('seeds')}; accuracy and macro-F1 on the test split "
-            "(mean over seeds; std is the sample standard deviation).\n",
-            markdown_table(result.leaderboard),
-        ]
-        if result.skipped:
-            summary.append(
-                "\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n"
-            )
-        (path / "summary.md").write_text("\n".join(summary))
-
-    write_directory_atomic(directory, write, overwrite)
+def save_results(result: BenchResult, directory: Path, report: bool = True) -> None:
+    """Write ``results.csv`` (one row per run), ``results.json``, ``summary.md``, the analyses
+    (``analysis.json``) and, with ``report``, ``report.html`` and ``figures/``; each file
+    atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(directory / "results.csv", result.runs.to_csv(index=False))
+    document = {
+        "dataset": result.dataset,
+        "config": result.config,
+        "leaderboard": result.leaderboard.to_dict(orient="records"),
+        "runs": result.runs.to_dict(orient="records"),
+        "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
+    }
+    write_text_atomic(directory / "results.json", json.dumps(document, indent=2))
+    summary = [
+        f"# Benchmark on {result.dataset}\n",
+        f"Seeds: {result.config.get('seeds')}; accuracy and macro-F1 on the test split "
+        "(mean over seeds; std is the sample standard deviation).\n",
+        markdown_table(result.leaderboard),
+    ]
+    if result.skipped:
+        summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
+    write_text_atomic(directory / "summary.md", "\n".join(summary))
+    if result.analysis is not None:
+        write_text_atomic(
+            directory / "analysis.json", json.dumps(result.analysis, indent=2, default=float)
+        )
+    if report:
+        write_report(directory)

@@ -47,7 +47,8 @@ def _as_tensor(values: ArrayLike, what: str) -> Tensor:
         array = np.asarray(values)
         if array.dtype == object or array.dtype.kind in "USV":
             raise TypeError(f"{what} must be numeric, got an array of dtype {array.dtype}")
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        array = np.ascontiguousarray(array)
+        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
     if tensor.is_complex():
         raise TypeError(f"{what} must be real-valued, got {tensor.dtype}")
     return tensor

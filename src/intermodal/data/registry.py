@@ -11,6 +11,7 @@ import pandas as pd
 from intermodal.data.av_digits import load_av_digits
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.mfeat import load_mfeat
+from intermodal.data.readers import read_path
 from intermodal.data.synthetic import INTERACTIONS, make_interaction_dataset
 
 
@@ -76,11 +77,18 @@ for _kind, _description in INTERACTIONS.items():
     )
 
 
-def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> MultimodalDataset:
-    """Load a registered data set by name (``root``: a local copy of downloadable data)."""
-    if name not in DATASETS:
-        raise KeyError(f"unknown data set {name!r}; available: {sorted(DATASETS)}")
-    return DATASETS[name].loader(None if root is None else str(root))
+def load_dataset(
+    name: str, root: str | os.PathLike[str] | None = None, trust_pickle: bool = False
+) -> MultimodalDataset:
+    """Load a registered data set by name (``root``: a local copy of downloadable data), or a
+    data file or folder by path (see :func:`intermodal.data.readers.read_path`)."""
+    if name in DATASETS:
+        return DATASETS[name].loader(None if root is None else str(root))
+    if os.path.exists(name):
+        return read_path(name, trust_pickle)
+    raise KeyError(
+        f"unknown data set {name!r}: neither a registered name {sorted(DATASETS)} nor a path"
+    )
 
 
 def list_datasets() -> pd.DataFrame:

@@ -119,14 +119,15 @@ class FactorizedModel(nn.Module):
 
 
 def orthogonality_loss(shared: Tensor, private: Tensor) -> Tensor:
-    """Difference loss ``|S^T P|_F^2`` of mean-centered, row-L2-normalized codes (Bousmalis et al.
-    2016), zero when the shared and private codes are orthogonal.
+    """Difference loss ``|S^T P|_F^2 / B^2`` of mean-centered, row-L2-normalized codes (Bousmalis
+    et al. 2016, divided by the squared batch size so that it does not grow with the batch):
+    zero when the shared and private codes are orthogonal, at most 1.
 
     Shape: ``(B, D), (B, D) -> ()``.
     """
     s = F.normalize(shared - shared.mean(0), dim=1)
     p = F.normalize(private - private.mean(0), dim=1)
-    return (s.T @ p).square().sum()
+    return (s.T @ p).square().sum() / len(s) ** 2
 
 
 @register_module
@@ -136,7 +137,7 @@ class SharedPrivateModel(nn.Module):
     (one network for all modalities) and a *private* encoder per modality give two codes.
 
     loss = cross-entropy of ``head([s_1; ...; s_M; p_1; ...; p_M])``
-    + ``similarity_weight`` * mean over pairs of ``|s_i - s_j|^2`` (shared codes agree)
+    + ``similarity_weight`` * mean over pairs and units of ``(s_i - s_j)^2`` (shared codes agree)
     + ``difference_weight`` * sum_m orthogonality_loss(s_m, p_m) (private codes hold the rest).
 
     Shape:
@@ -159,9 +160,9 @@ class SharedPrivateModel(nn.Module):
         self.project = nn.ModuleDict(
             {m: nn.Linear(feature_dims[m], code_dim) for m in self.modalities}
         )
-        self.shared_encoder = nn.Sequential(nn.Linear(code_dim, code_dim), nn.Sigmoid())
+        self.shared_encoder = nn.Sequential(nn.Linear(code_dim, code_dim), nn.Tanh())
         self.private_encoders = nn.ModuleDict(
-            {m: nn.Sequential(nn.Linear(code_dim, code_dim), nn.Sigmoid()) for m in self.modalities}
+            {m: nn.Sequential(nn.Linear(code_dim, code_dim), nn.Tanh()) for m in self.modalities}
         )
         self.head = nn.Linear(2 * len(self.modalities) * code_dim, n_classes)
         self.similarity_weight, self.difference_weight = similarity_weight, difference_weight
@@ -187,7 +188,7 @@ class SharedPrivateModel(nn.Module):
         )
         shared = [codes[f"shared:{m}"] for m in self.modalities]
         pairs = [(a, b) for i, a in enumerate(shared) for b in shared[i + 1 :]]
-        similarity = sum((a - b).square().sum(1).mean() for a, b in pairs) / max(len(pairs), 1)
+        similarity = sum((a - b).square().mean() for a, b in pairs) / max(len(pairs), 1)
         difference = sum(
             orthogonality_loss(codes[f"shared:{m}"], codes[f"private:{m}"]) for m in self.modalities
         )

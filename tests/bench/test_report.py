@@ -1,0 +1,174 @@
+"""The report as a user sees it: rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from intermodal.cli import main
+from tests.data.test_readers import write_affect
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench") / "results"
+    code = main(
+        [
+            "bench",
+            "--modalities",
+            "fou,pix",
+            "--methods",
+            "early,late-mean,unimodal",
+            "--seeds",
+            "2",
+            "--epochs",
+            "5",
+            "--output",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_bench_writes_the_report_and_figures(results: Path) -> None:
+    expected = {
+        "accuracy_vs_parameters.png",
+        "accuracy_vs_train_time.png",
+        "robustness.png",
+        "emap_gap.png",
+        "pid.png",
+        "interaction_types.png",
+    }
+    assert {p.name for p in (results / "figures").iterdir()} == expected
+    page = (results / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(expected)
+    assert "http://" not in page and "https://" not in page  # self-contained
+    assert (results / "analysis.json").is_file() and (results / "models" / "early").is_dir()
+
+
+def test_report_is_rebuilt_from_saved_results(results: Path) -> None:
+    before = (results / "report.html").read_text()
+    (results / "report.html").unlink()
+    assert main(["report", str(results)]) == 0
+    assert (results / "report.html").read_text() == before
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_report_renders_in_headless_chromium(results: Path, tmp_path: Path) -> None:
+    url = (results / "report.html").as_uri()
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            *profile,
+            "--enable-logging=stderr",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert 'id="leaderboard"' in dom.stdout and dom.stdout.count("<tr>") >= 5
+    shown = re.search(r'data-figures-shown="(\d+)"', dom.stdout)
+    assert shown and int(shown.group(1)) == 6, "every figure must load and decode"
+    assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [CHROMIUM, *FLAGS, *profile, "--window-size=1200,3000", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 50_000
+    shutil.copy(shot, results / "screenshot.png")
+
+
+def test_resume_skips_saved_runs(results: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = sorted(p.name for p in (results / "runs").iterdir())
+    assert len(runs) == 4 * 2  # early, late-mean, two unimodal, for two seeds
+    stamp = {p.name: p.stat().st_mtime_ns for p in (results / "runs").iterdir()}
+    (results / "runs" / "early__seed1.json").unlink()
+    assert (
+        main(
+            [
+                "bench",
+                "--modalities",
+                "fou,pix",
+                "--methods",
+                "early,late-mean,unimodal",
+                "--seeds",
+                "2",
+                "--epochs",
+                "5",
+                "--output",
+                str(results),
+                "--quiet",
+                "--resume",
+                "--no-report",
+            ]
+        )
+        == 0
+    )
+    after = {p.name: p.stat().st_mtime_ns for p in (results / "runs").iterdir()}
+    assert after.keys() == stamp.keys()
+    assert [k for k in stamp if k != "early__seed1.json" and after[k] != stamp[k]] == []
+
+
+def test_config_grid_and_a_mosi_format_file_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_affect(tmp_path / "mosi.pkl", n=40)
+    assert (
+        main(
+            [
+                "bench",
+                "--dataset",
+                str(tmp_path / "mosi.pkl"),
+                "--output",
+                str(tmp_path / "refused"),
+            ]
+        )
+        == 2
+    )
+    assert "trust" in capsys.readouterr().err
+    config = {
+        "dataset": [str(tmp_path / "mosi.pkl"), "synthetic-synergistic"],
+        "methods": ["early", "unimodal"],
+        "seeds": 1,
+        "epochs": 3,
+        "output": str(tmp_path / "grid"),
+    }
+    (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(config))
+    assert (
+        main(["bench", "--config", str(tmp_path / "experiment.yaml"), "--trust-pickle", "--quiet"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "Leaderboard on mosi" in printed and "unimodal[text]" in printed
+    for name in ("mosi.pkl", "synthetic-synergistic"):
+        assert (tmp_path / "grid" / name / "report.html").is_file()
+    (tmp_path / "bad.yaml").write_text("datasett: mfeat\n")
+    assert main(["bench", "--config", str(tmp_path / "bad.yaml")]) == 2
