@@ -86,6 +86,18 @@ def _modalities_by_prefix(
     return groups
 
 
+def _from_file(
+    frame: pd.DataFrame,
+    modalities: Mapping[str, Sequence[str]] | None,
+    target: str,
+    split: str | None,
+    path: Path,
+) -> MultimodalDataset:
+    split = split or ("split" if "split" in frame.columns else None)
+    groups = modalities or _modalities_by_prefix(frame, target, split)
+    return from_dataframe(frame, groups, target, split, name=path.stem)
+
+
 def from_csv(
     path: str | os.PathLike[str],
     modalities: Mapping[str, Sequence[str]] | None = None,
@@ -95,10 +107,7 @@ def from_csv(
 ) -> MultimodalDataset:
     """A data set from a CSV file (see :func:`from_dataframe`). Without ``modalities``, feature
     columns must be named ``<modality>.<feature>``; a ``split`` column is used if present."""
-    frame = pd.read_csv(path, **read_options)
-    split = split or ("split" if "split" in frame.columns else None)
-    groups = modalities or _modalities_by_prefix(frame, target, split)
-    return from_dataframe(frame, groups, target, split, name=Path(path).stem)
+    return _from_file(pd.read_csv(path, **read_options), modalities, target, split, Path(path))
 
 
 def from_parquet(
@@ -112,9 +121,7 @@ def from_parquet(
         frame = pd.read_parquet(path)
     except ImportError as error:
         raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from error
-    split = split or ("split" if "split" in frame.columns else None)
-    groups = modalities or _modalities_by_prefix(frame, target, split)
-    return from_dataframe(frame, groups, target, split, name=Path(path).stem)
+    return _from_file(frame, modalities, target, split, Path(path))
 
 
 def read_image_folder(

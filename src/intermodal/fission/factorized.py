@@ -82,34 +82,48 @@ class FactorizedModel(nn.Module):
 
     def shared(self, inputs: Mapping[str, Tensor]) -> Tensor:
         """The shared factor ``(B, shared_dim)``."""
-        return self.to_shared(
-            torch.cat([self.encoders[m](inputs[m]) for m in self.modalities], dim=1)
-        )
+        return self._shared({m: self.encoders[m](inputs[m]) for m in self.modalities})
+
+    def _shared(self, features: Mapping[str, Tensor]) -> Tensor:
+        return self.to_shared(torch.cat([features[m] for m in self.modalities], dim=1))
 
     def factors(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        shared = self.shared(inputs)
         private = {
             m: self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities
         }
-        return {"shared": shared, **private}
+        return {"shared": self.shared(inputs), **private}
 
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        return self.head(self.factors(inputs)["shared"])
+        return self.head(self.shared(inputs))
 
     def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
-        factors = self.factors(inputs)
-        loss = F.cross_entropy(self.head(factors["shared"]), target)
+        features = {m: self.encoders[m](inputs[m]) for m in self.modalities}
+        shared = self._shared(features)
+        private = {
+            m: self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities
+        }
+        loss = F.cross_entropy(self.head(shared), target)
         for m in self.modalities:
-            code = torch.cat([factors["shared"], factors[m]], dim=1)
-            reconstruction = self.decoders[m](code).reshape(inputs[m].shape)
-            loss = loss + self.reconstruction_weight * F.mse_loss(reconstruction, inputs[m])
-        prior = sum(mmd(f, torch.randn_like(f)) for f in factors.values())
+            reconstruction = self.decoders[m](torch.cat([shared, private[m]], dim=1))
+            loss = loss + self.reconstruction_weight * F.mse_loss(
+                reconstruction.reshape(inputs[m].shape), inputs[m]
+            )
+        prior = sum(mmd(f, torch.randn_like(f)) for f in (shared, *private.values()))
         loss = loss + self.prior_weight * prior
         if self.alignment_weight > 0:
+            # the encoding of an absent (zeroed) modality is the same for every sample
+            blank = {
+                m: self.encoders[m](torch.zeros_like(inputs[m][:2]))[:1] for m in self.modalities
+            }
             alone = [
-                self.shared({k: x if k == m else torch.zeros_like(x) for k, x in inputs.items()})
+                self._shared(
+                    {
+                        k: features[k] if k == m else blank[k].expand_as(features[k])
+                        for k in features
+                    }
+                )
                 for m in self.modalities
             ]
             pairs = [(a, b) for i, a in enumerate(alone) for b in alone[i + 1 :]]
