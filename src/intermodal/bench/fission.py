@@ -145,7 +145,7 @@ def disentanglement(
         factors = model.factors(part.modalities)
         out = {"shared": factors["shared"]}
         for m in model.modalities:
-            out[f"shared ({m} only)"] = model.factors(_alone(part.modalities, m))["shared"]
+            out[f"shared ({m} only)"] = model.shared(part.modalities, present=[m])
         for m in model.modalities:
             out[f"private ({m})"] = factors[m]
         return out

@@ -39,8 +39,8 @@ class FactorizedModel(nn.Module):
     - loss = cross-entropy + ``reconstruction_weight`` * sum_m MSE + ``prior_weight`` * sum of
       MMD(factor, N(0, I)) over all factors (MFM's Wasserstein-autoencoder prior matching)
       + ``alignment_weight`` * mean over pairs of ``|F_y(x_i alone) - F_y(x_j alone)|^2``, the
-      shared factor computed from one modality at a time (others zeroed): it keeps what is
-      private to one modality (e.g. a speaker's voice) out of the shared factor.
+      shared factor computed from one modality at a time (the others' encodings zeroed): it
+      keeps what is private to one modality (e.g. a speaker's voice) out of the shared factor.
 
     Args:
         encoders / private_encoders: modality -> encoder to ``feature_dims[m]`` features (for the
@@ -80,12 +80,17 @@ class FactorizedModel(nn.Module):
         self.reconstruction_weight, self.prior_weight = reconstruction_weight, prior_weight
         self.alignment_weight = alignment_weight
 
-    def shared(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """The shared factor ``(B, shared_dim)``."""
-        return self._shared({m: self.encoders[m](inputs[m]) for m in self.modalities})
+    def shared(self, inputs: Mapping[str, Tensor], present: list[str] | None = None) -> Tensor:
+        """The shared factor ``(B, shared_dim)``; with ``present``, from those modalities alone
+        (the encodings of the others are zeroed, as for an absent modality)."""
+        return self._shared({m: self.encoders[m](inputs[m]) for m in self.modalities}, present)
 
-    def _shared(self, features: Mapping[str, Tensor]) -> Tensor:
-        return self.to_shared(torch.cat([features[m] for m in self.modalities], dim=1))
+    def _shared(self, features: Mapping[str, Tensor], present: list[str] | None = None) -> Tensor:
+        kept = [
+            f if present is None or m in present else torch.zeros_like(f)
+            for m, f in ((m, features[m]) for m in self.modalities)
+        ]
+        return self.to_shared(torch.cat(kept, dim=1))
 
     def factors(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
         private = {
@@ -113,19 +118,7 @@ class FactorizedModel(nn.Module):
         prior = sum(mmd(f, torch.randn_like(f)) for f in (shared, *private.values()))
         loss = loss + self.prior_weight * prior
         if self.alignment_weight > 0:
-            # the encoding of an absent (zeroed) modality is the same for every sample
-            blank = {
-                m: self.encoders[m](torch.zeros_like(inputs[m][:2]))[:1] for m in self.modalities
-            }
-            alone = [
-                self._shared(
-                    {
-                        k: features[k] if k == m else blank[k].expand_as(features[k])
-                        for k in features
-                    }
-                )
-                for m in self.modalities
-            ]
+            alone = [self._shared(features, present=[m]) for m in self.modalities]
             pairs = [(a, b) for i, a in enumerate(alone) for b in alone[i + 1 :]]
             alignment = sum((a - b).square().sum(1).mean() for a, b in pairs) / len(pairs)
             loss = loss + self.alignment_weight * alignment
