@@ -77,7 +77,7 @@ def test_diagnose_prints_and_writes_every_analysis(
         == 0
     )
     printed = capsys.readouterr().out
-    for word in ("EMAP", "PID of data", "interaction types", "robustness", "complexity"):
+    for word in ("EMAP", "PID of data", "interaction types", "robustness", "complexity", "profile"):
         assert word in printed
     report = json.loads(out.read_text())
     assert report["modalities"] == ["x1", "x2"]

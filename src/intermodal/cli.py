@@ -156,6 +156,21 @@ def _diagnose(args: argparse.Namespace) -> int:
         f"{c['flops_per_sample']:,.0f} FLOPs/sample, {c['latency_ms_per_sample']:.4f} ms/sample, "
         f"peak {c['peak_memory_mb']:.2f} MB (batch 64)"
     )
+    columns = [
+        "modality",
+        "kind",
+        "shape",
+        "missing_rate",
+        "probe_accuracy",
+        "mutual_information_bits",
+    ]
+    print("profile of the modalities:")
+    print(pd.DataFrame(report["profile"]["modalities"])[columns].to_string(index=False))
+    for pair in report["profile"]["pairs"]:
+        print(
+            f"  {pair['modality_1']} ~ {pair['modality_2']}: top canonical correlations "
+            + ", ".join(f"{c:.3f}" for c in pair["canonical_correlations"])
+        )
     write_text_atomic(output, json.dumps(report, indent=2, default=float))
     print(f"written to {output}")
     return 0
