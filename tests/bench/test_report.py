@@ -14,6 +14,8 @@ from intermodal.cli import main
 from tests.data.test_readers import write_affect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BENCH = ["bench", "--modalities", "fou,pix", "--methods", "early,late-mean,unimodal"]
+BENCH += ["--seeds", "2", "--epochs", "5", "--output"]
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -29,22 +31,7 @@ FLAGS = [
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "results"
-    code = main(
-        [
-            "bench",
-            "--modalities",
-            "fou,pix",
-            "--methods",
-            "early,late-mean,unimodal",
-            "--seeds",
-            "2",
-            "--epochs",
-            "5",
-            "--output",
-            str(out),
-            "--quiet",
-        ]
-    )
+    code = main([*BENCH, str(out), "--quiet"])
     assert code == 0
     return out
 
@@ -111,27 +98,7 @@ def test_resume_skips_saved_runs(results: Path, capsys: pytest.CaptureFixture[st
     assert len(runs) == 4 * 2  # early, late-mean, two unimodal, for two seeds
     stamp = {p.name: p.stat().st_mtime_ns for p in (results / "runs").iterdir()}
     (results / "runs" / "early__seed1.json").unlink()
-    assert (
-        main(
-            [
-                "bench",
-                "--modalities",
-                "fou,pix",
-                "--methods",
-                "early,late-mean,unimodal",
-                "--seeds",
-                "2",
-                "--epochs",
-                "5",
-                "--output",
-                str(results),
-                "--quiet",
-                "--resume",
-                "--no-report",
-            ]
-        )
-        == 0
-    )
+    assert main([*BENCH, str(results), "--quiet", "--resume", "--no-report"]) == 0
     after = {p.name: p.stat().st_mtime_ns for p in (results / "runs").iterdir()}
     assert after.keys() == stamp.keys()
     assert [k for k in stamp if k != "early__seed1.json" and after[k] != stamp[k]] == []
