@@ -77,19 +77,21 @@ def test_diagnose_prints_and_writes_every_analysis(
         == 0
     )
     printed = capsys.readouterr().out
-    for word in ("EMAP", "PID of data", "interaction types", "robustness", "complexity", "profile"):
+    for word in ("EMAP", "PID of x1 / x2", "interaction types", "robustness", "complexity"):
         assert word in printed
+    assert "profile" in printed
     report = json.loads(out.read_text())
     assert report["modalities"] == ["x1", "x2"]
     assert set(report) >= {
         "emap",
-        "pid_bits",
+        "pid",
+        "pid_of_predictions",
         "interaction_types",
         "robustness",
         "complexity",
         "profile",
     }
-    assert len(report["robustness"]) == 2 * 3
+    assert len(report["robustness"]["curves"]) == 2 * 2  # two modalities, noise and missing
     assert main(["diagnose", "--dataset", "mfeat", "--modalities", "fou,pix,kar"]) == 2
     assert "two modalities" in capsys.readouterr().err
 
@@ -129,3 +131,44 @@ def test_transfer_and_fission_on_av_digits(capsys: pytest.CaptureFixture[str]) -
     )
     table = capsys.readouterr().out
     assert "private (audio)" in table and "speaker_accuracy" in table
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--jobs", "0"], "--jobs: must be a positive number or 'auto'"),
+        (["--backend", "slurm"], "invalid choice: 'slurm'"),
+        (["--accelerator", "tpu"], "invalid choice: 'tpu'"),
+        (["--threads", "-1"], "--threads: must be a positive integer"),
+    ],
+)
+def test_bad_options_get_one_line_and_exit_code_2(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["bench", *arguments])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+
+
+def test_a_gpu_that_is_not_there_is_an_error_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out = tmp_path / "never"
+    assert main(["bench", "--accelerator", "gpu", "--output", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "no CUDA GPU" in error and "--accelerator cpu" in error
+    assert not out.exists()
+
+
+def test_ray_without_ray_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    out = tmp_path / "never"
+    assert main(["bench", "--backend", "ray", "--output", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "pip install 'intermodal[ray]'" in error
+    assert not out.exists()

@@ -7,25 +7,26 @@ import torch
 
 from intermodal import load_model, save_model
 from intermodal.data import MultimodalDataset, holdout_split, standardize, stratified_split
-from intermodal.fusion import FusionSearch
-from intermodal.fusion.search import SEARCH_FUSIONS
+from intermodal.search import FusionSearch, search_space
+from intermodal.training import RunContext
 from tests.conftest import blobs
 
 
 def test_candidates_are_distinct_reproducible_and_within_the_budget() -> None:
-    search = FusionSearch(trials=6, depths=(0, 2), seed=3)
+    context = RunContext(seed=3)
+    search = FusionSearch(trials=6, depths=(0, 2), context=context)
     first = search.candidates(["a", "b"])
-    assert first == FusionSearch(trials=6, depths=(0, 2), seed=3).candidates(["a", "b"])
+    assert first == FusionSearch(trials=6, depths=(0, 2), context=context).candidates(["a", "b"])
     assert len(first) == 6
     assert len({(c["fusion"], tuple(c["depths"].values())) for c in first}) == 6
-    assert all(c["fusion"] in SEARCH_FUSIONS and set(c["depths"].values()) <= {0, 2} for c in first)
-    small = FusionSearch(fusions=["concat"], depths=(1,), trials=5)
-    assert small.candidates(["a", "b"]) == [{"fusion": "concat", "depths": {"a": 1, "b": 1}}]
+    assert all(c["fusion"] in search_space() and set(c["depths"].values()) <= {0, 2} for c in first)
+    small = FusionSearch(fusions=["early"], depths=(1,), trials=5)
+    assert small.candidates(["a", "b"]) == [{"fusion": "early", "depths": {"a": 1, "b": 1}}]
 
 
 def test_build_uses_the_configured_encoder_depths() -> None:
     data = blobs()
-    model = FusionSearch.build({"fusion": "gated", "depths": {"a": 2, "b": 0}}, data)
+    model = FusionSearch.build({"fusion": "gmu", "depths": {"a": 2, "b": 0}}, data)
     linear_layers = {
         key: sum(isinstance(m, torch.nn.Linear) for m in encoder.modules())
         for key, encoder in model.encoders.items()
@@ -37,7 +38,10 @@ def test_build_uses_the_configured_encoder_depths() -> None:
 def test_search_records_every_trial_and_keeps_the_best(tmp_path: Path) -> None:
     splits = standardize(stratified_split(blobs(), seed=0))
     search = FusionSearch(
-        fusions=["concat", "late", "low_rank"], depths=(0, 1), trials=3, max_epochs=4
+        fusions=["early", "late-weighted", "lmf"],
+        depths=(0, 1),
+        trials=3,
+        context=RunContext(max_epochs=4),
     )
     search.fit(splits.train, splits.val)
     trials = search.trials_

@@ -1,109 +1,198 @@
-"""The ``intermodal`` command."""
+"""The ``intermodal`` command: it parses, calls the library and prints."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pandas as pd
 
+from intermodal.errors import UnknownNameError
 
-def _format_leaderboard(table: pd.DataFrame) -> str:
-    shown = pd.DataFrame(
-        {
-            "method": table["method"],
-            "family": table["family"],
-            "accuracy": [
-                f"{m:.4f} ± {s:.4f}"
-                for m, s in zip(table["accuracy_mean"], table["accuracy_std"], strict=True)
-            ],
-            "macro_f1": table["macro_f1_mean"].map("{:.4f}".format),
-            "params": table["parameters"].map("{:,}".format),
-            "train_s": table["train_time_s"].map("{:.1f}".format),
-            "latency_ms": table["latency_ms"].map("{:.4f}".format),
-        }
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``intermodal CMD: error: ...``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _jobs(value: str) -> int:
+    if value == "auto":
+        return 0
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number or 'auto', got {value!r}")
+    return jobs
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return number
+
+
+def _add_data(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--dataset", default=default, help=f"name or path (default: {default})")
+    parser.add_argument(
+        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
     )
-    return shown.to_string(index=False)
 
 
-BENCH_KEYS = {
-    "dataset",
-    "data_dir",
-    "methods",
-    "modalities",
-    "seeds",
-    "epochs",
-    "patience",
-    "output",
-}
-
-
-def _bench_one(args: argparse.Namespace) -> None:
-    from intermodal.bench import run_benchmark, save_results
-    from intermodal.data import load_dataset
-
-    output = Path(
-        args.output
-        or f"intermodal-results/{Path(args.dataset).name}-{datetime.now():%Y%m%d-%H%M%S}"
+def _add_training(
+    parser: argparse.ArgumentParser, epochs: int, seeds: bool = False, parallel: bool = False
+) -> None:
+    group = parser.add_argument_group("training")
+    if seeds:
+        group.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 (default: 3)")
+    else:
+        group.add_argument("--seed", type=int, default=0, help="split and training seed")
+    group.add_argument(
+        "--epochs", type=_positive, default=epochs, help=f"maximum epochs (default: {epochs})"
     )
-    if output.exists() and any(output.iterdir()) and not args.resume:
-        if not args.overwrite:
-            raise FileExistsError(
-                f"{output} already holds results; pass --resume, --overwrite or another --output"
-            )
-        shutil.rmtree(output)
-    dataset = load_dataset(args.dataset, args.data_dir, trust_pickle=args.trust_pickle)
-    modalities = args.modalities.split(",") if isinstance(args.modalities, str) else args.modalities
-    result = run_benchmark(
-        dataset,
+    group.add_argument(
+        "--patience", type=_positive, default=10, help="early-stopping patience (default: 10)"
+    )
+    group.add_argument(
+        "--batch-size", type=_positive, default=64, help="training batch size (default: 64)"
+    )
+    group.add_argument(
+        "--loss",
+        choices=["cross_entropy", "bce", "bce_balanced", "mse", "l1"],
+        help="the task's loss (default: cross-entropy, bce or mse by the task)",
+    )
+    group.add_argument(
+        "--accelerator",
+        default="auto",
+        choices=["auto", "cpu", "gpu", "cuda", "mps"],
+        help="where to train (default: auto, a GPU if there is one)",
+    )
+    group.add_argument(
+        "--devices", type=_positive, default=1, help="devices per run; >1 trains with DDP"
+    )
+    group.add_argument(
+        "--threads",
+        type=_positive,
+        help="CPU threads per run (default: chosen for the number of parallel jobs)",
+    )
+    if parallel:
+        group.add_argument(
+            "--jobs",
+            type=_jobs,
+            default=1,
+            help="runs trained side by side: a number or 'auto' for one per core (default: 1)",
+        )
+        group.add_argument(
+            "--backend",
+            default="local",
+            choices=["local", "ray"],
+            help="local processes, or a Ray cluster (RAY_ADDRESS; needs intermodal[ray])",
+        )
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from intermodal.training import RunContext, resolve_device
+
+    resolve_device(args.accelerator)  # a GPU that is not there is an error before any work
+    return RunContext(
+        seed=args.seed,
+        max_epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        threads=args.threads,
+        loss=args.loss,
+    )
+
+
+def _bench_config(args: argparse.Namespace) -> Any:
+    from intermodal.bench.config import BenchConfig
+    from intermodal.training import resolve_device
+
+    resolve_device(args.accelerator)
+    return BenchConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
         methods=args.methods,
+        modalities=args.modalities or (),
         seeds=args.seeds,
         epochs=args.epochs,
         patience=args.patience,
-        progress=not args.quiet,
-        modalities=modalities,
-        output=output,
+        batch_size=args.batch_size,
+        output=args.output,
+        overwrite=args.overwrite,
         resume=args.resume,
-        analyse_models=args.report,
+        report=args.report,
+        jobs=args.jobs,
+        backend=args.backend,
+        threads=args.threads,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        trust_pickle=args.trust_pickle,
+        metric=args.metric,
+        sentiment=args.sentiment,
+        loss=args.loss,
+        progress=not args.quiet,
     )
-    save_results(result, output, report=args.report)
-    print(f"Leaderboard on {dataset.name} ({args.seeds} seeds, test split):")
-    print(_format_leaderboard(result.leaderboard))
-    for name, reason in result.skipped:
-        print(f"skipped {name}: {reason}")
-    print(
-        f"results written to {output}"
-        + (f" (report: {output / 'report.html'})" if args.report else "")
-    )
+
+
+def _format_leaderboard(table: pd.DataFrame, config: dict[str, Any]) -> str:
+    metric = config["metric"]
+    shown: dict[str, Any] = {"method": table["method"], "family": table["family"]}
+    shown[metric] = [
+        f"{m:.4f} ± {s:.4f}"
+        for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
+    ]
+    if "ci_low" in table:
+        shown["95% CI"] = [
+            f"[{lo:.4f}, {hi:.4f}]"
+            for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+        ]
+        shown["tied"] = table["tied_with_best"].map({True: "=", False: ""})
+    for other in config.get("metrics", [])[:4]:
+        if other != metric and f"{other}_mean" in table:
+            shown[other] = table[f"{other}_mean"].map("{:.4f}".format)
+    shown["params"] = table["parameters"].map("{:,}".format)
+    shown["train_s"] = table["train_time_s"].map("{:.1f}".format)
+    return pd.DataFrame(shown).to_string(index=False)
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if not args.config:
-        _bench_one(args)
-        return 0
-    import yaml
+    from intermodal.bench.config import load_grid
+    from intermodal.bench.results import ResultsFolder, default_path
+    from intermodal.bench.runner import describe_scores, run_benchmark, save_results
+    from intermodal.data import load_dataset
 
-    try:
-        config = yaml.safe_load(Path(args.config).read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"{args.config} is not valid YAML ({error})") from None
-    if not isinstance(config, dict) or not set(config) <= BENCH_KEYS:
-        unknown = sorted(set(config) - BENCH_KEYS) if isinstance(config, dict) else config
-        raise ValueError(f"{args.config}: unknown keys {unknown}; allowed: {sorted(BENCH_KEYS)}")
-    datasets = config.get("dataset", args.dataset)
-    datasets = [datasets] if isinstance(datasets, str) else list(datasets)
-    root = Path(config.get("output", args.output or "intermodal-results"))
-    for name in datasets:
-        run = argparse.Namespace(**{**vars(args), **config})
-        run.dataset, run.output = name, str(root / Path(name).name if len(datasets) > 1 else root)
-        if isinstance(run.methods, list):
-            run.methods = ",".join(run.methods)
-        _bench_one(run)
+    base = _bench_config(args)
+    configs = load_grid(args.config, base) if args.config else [base]
+    for config in configs:
+        if config.backend == "ray":
+            from intermodal.bench.executors import import_ray
+
+            import_ray()
+        dataset = load_dataset(config.dataset, config.data_dir, trust_pickle=config.trust_pickle)
+        output = config.output or str(default_path(config.dataset))
+        folder = ResultsFolder(output, config.overwrite, config.resume)
+        result = run_benchmark(dataset, config, folder)
+        save_results(result, folder, report=config.report)
+        print(f"Leaderboard on {dataset.name} ({describe_scores(result.config)})")
+        print(_format_leaderboard(result.leaderboard, result.config))
+        for name, reason in result.skipped:
+            print(f"skipped {name}: {reason}")
+        report = f" (report: {folder.path / 'report.html'})" if config.report else ""
+        print(f"results written to {folder.path}{report}")
     return 0
 
 
@@ -116,39 +205,43 @@ def _report(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
     from intermodal._io import write_text_atomic
+    from intermodal.bench.analyses import describe, from_json
+    from intermodal.bench.config import BenchConfig
     from intermodal.bench.diagnose import diagnose
     from intermodal.data import load_dataset
 
-    output = Path(args.output or f"diagnose-{args.dataset}.json")
+    output = Path(args.output or f"diagnose-{Path(args.dataset).name}.json")
     if output.exists() and not args.overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
+    context = _context(args)
+    config = BenchConfig(
+        epochs=context.max_epochs,
+        patience=context.patience,
+        batch_size=context.batch_size,
+        loss=context.loss,
+        accelerator=context.accelerator,
+        devices=context.devices,
+        threads=context.threads,
+        jobs=args.jobs,
+        backend=args.backend,
+        progress=not args.quiet,
+    )
     dataset = load_dataset(args.dataset, args.data_dir)
     modalities = args.modalities.split(",") if args.modalities else None
     if modalities is None and args.dataset == "mfeat":
         modalities = ["fou", "pix"]
-    report = diagnose(dataset, modalities, epochs=args.epochs, seed=args.seed)
+    report = diagnose(dataset, modalities, config)
     first, second = report["modalities"]
     print(f"Diagnosis of {report['dataset']}: {first} and {second} (test split)")
-    print("accuracy: " + ", ".join(f"{k} {v:.4f}" for k, v in report["accuracy"].items()))
-    e = report["emap"]
-    print(
-        f"EMAP: fusion model {e['model_accuracy']:.4f}, additive projection "
-        f"{e['emap_accuracy']:.4f} (gap {e['gap']:+.4f}: what cross-modal interactions add)"
-    )
-    for source, parts in report["pid_bits"].items():
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in report["scores"].items())
+    print(f"{report['metric']}: {scores}")
+    for name, result in from_json(report).items():
+        print("\n".join(describe(name, result)))
+    parts = report["pid_of_predictions"]
+    if parts is not None:
         print(
-            f"PID of {source} (bits): R {parts['redundancy']:.3f}, "
-            f"U({first}) {parts['unique1']:.3f}, U({second}) {parts['unique2']:.3f}, "
-            f"S {parts['synergy']:.3f}, total {parts['total']:.3f}"
-        )
-    print("interaction types:")
-    for row in report["interaction_types"]:
-        print(f"  {row['type']:<26} {row['fraction']:6.1%}  (examples {row['examples'][:3]})")
-    print("robustness (relative; effective vs late fusion):")
-    for row in report["robustness"]:
-        print(
-            f"  {row['modality']:<6} {row['corruption']:<8} {row['relative_robustness']:.3f}; "
-            f"{row['effective_robustness']:+.3f}"
+            f"PID of the fusion model's predictions (bits): R {parts['redundancy']:.3f}, "
+            f"U1 {parts['unique1']:.3f}, U2 {parts['unique2']:.3f}, S {parts['synergy']:.3f}"
         )
     c = report["complexity"]
     print(
@@ -181,12 +274,7 @@ def _align(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
 
     result = align(
-        load_dataset(args.dataset, args.data_dir),
-        args.views,
-        args.method,
-        args.dim,
-        args.epochs,
-        args.seed,
+        load_dataset(args.dataset, args.data_dir), args.views, args.method, args.dim, _context(args)
     )
     a, b = result.views
     print(f"{result.method} on {args.dataset}: {a} ~ {b} (test split)")
@@ -202,24 +290,20 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _transfer(args: argparse.Namespace) -> int:
-    from intermodal.bench.fission import cross_modal_transfer
+    from intermodal.bench.transfer import cross_modal_transfer
     from intermodal.data import load_dataset
 
     dataset = load_dataset(args.dataset, args.data_dir)
-    result = cross_modal_transfer(
-        dataset, args.train_modality, args.test_modality, epochs=args.epochs, seed=args.seed
-    )
+    result = cross_modal_transfer(dataset, args.train_modality, args.test_modality, _context(args))
     print(json.dumps(result))
     return 0
 
 
 def _fission(args: argparse.Namespace) -> int:
-    from intermodal.bench.fission import disentanglement
+    from intermodal.bench.transfer import disentanglement
     from intermodal.data import load_dataset
 
-    rows = disentanglement(
-        load_dataset(args.dataset, args.data_dir), args.nuisance, epochs=args.epochs, seed=args.seed
-    )
+    rows = disentanglement(load_dataset(args.dataset, args.data_dir), args.nuisance, _context(args))
     print(f"Linear probes of the factors of a factorized model (MFM), {args.dataset} test split:")
     print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3f}".format))
     return 0
@@ -245,34 +329,23 @@ def _methods(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="intermodal",
         description="Multimodal representation learning: fuse, coordinate, analyse.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     bench = commands.add_parser(
         "bench", help="train registered methods on a data set and compare them"
     )
-    bench.add_argument(
-        "--dataset", default="mfeat", help="registered data set name (default: mfeat)"
-    )
-    bench.add_argument(
-        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
-    )
+    _add_data(bench, "mfeat")
     bench.add_argument(
         "--methods", default="all", help="comma-separated method names or 'all' (default)"
     )
     bench.add_argument(
         "--modalities", help="comma-separated modalities to use (default: all of the data set)"
     )
-    bench.add_argument("--seeds", type=int, default=3, help="number of seeds (default: 3)")
-    bench.add_argument(
-        "--epochs", type=int, default=100, help="maximum epochs per run (default: 100)"
-    )
-    bench.add_argument(
-        "--patience", type=int, default=10, help="early-stopping patience (default: 10)"
-    )
+    _add_training(bench, epochs=100, seeds=True, parallel=True)
     bench.add_argument(
         "--output", help="results directory (default: intermodal-results/DATASET-TIME)"
     )
@@ -289,7 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="analyse the models and write report.html and figures (default: on)",
     )
-    bench.add_argument("--config", help="YAML file with any of: " + ", ".join(sorted(BENCH_KEYS)))
+    bench.add_argument(
+        "--metric",
+        help="the metric to sort by (default: accuracy, micro_f1 or mae by the task)",
+    )
+    bench.add_argument(
+        "--sentiment",
+        action="store_true",
+        help="regression on a -3..3 sentiment scale: add Acc-2 (both conventions), F1, Acc-7",
+    )
+    bench.add_argument("--config", help="YAML file with any bench setting; dataset may be a list")
     bench.add_argument(
         "--trust-pickle",
         action="store_true",
@@ -304,24 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser(
         "diagnose", help="EMAP, PID, interaction types, robustness and complexity on two modalities"
     )
-    diagnose.add_argument(
-        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
-    )
-    diagnose.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
+    _add_data(diagnose, "mfeat")
     diagnose.add_argument(
         "--modalities", help="the two modalities, comma-separated (mfeat default: fou,pix)"
     )
-    diagnose.add_argument("--epochs", type=int, default=100, help="maximum epochs per model")
-    diagnose.add_argument("--seed", type=int, default=0, help="split and training seed")
+    _add_training(diagnose, epochs=100, parallel=True)
     diagnose.add_argument("--output", help="JSON file (default: diagnose-DATASET.json)")
     diagnose.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    diagnose.add_argument("--quiet", action="store_true", help="no progress display")
     diagnose.set_defaults(run=_diagnose)
 
     align = commands.add_parser("align", help="coordinate two views and evaluate retrieval")
-    align.add_argument(
-        "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
-    )
-    align.add_argument("--dataset", default="mfeat", help="registered data set (default: mfeat)")
+    _add_data(align, "mfeat")
     align.add_argument(
         "--views", nargs=2, default=["fou", "pix"], help="the two views (default: fou pix)"
     )
@@ -330,30 +406,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="cca",
         choices=["cca", "kcca", "dcca", "dccae", "clip", "siglip", "hinge"],
     )
-    align.add_argument("--dim", type=int, default=10, help="embedding size (default: 10)")
-    align.add_argument("--epochs", type=int, default=100, help="maximum epochs (neural methods)")
-    align.add_argument("--seed", type=int, default=0)
+    align.add_argument("--dim", type=_positive, default=10, help="embedding size (default: 10)")
+    _add_training(align, epochs=100)
     align.set_defaults(run=_align)
 
     transfer = commands.add_parser(
         "transfer", help="cross-modal transfer through a bimodal autoencoder's shared code"
     )
-    transfer.add_argument("--dataset", default="av-digits", help="data set with two modalities")
-    transfer.add_argument("--data-dir", help="local copy of the data (e.g. the FSDD recordings)")
+    _add_data(transfer, "av-digits")
     transfer.add_argument("--train-modality", default="audio")
     transfer.add_argument("--test-modality", default="image")
-    transfer.add_argument("--epochs", type=int, default=60)
-    transfer.add_argument("--seed", type=int, default=0)
+    _add_training(transfer, epochs=60)
     transfer.set_defaults(run=_transfer)
 
     fission = commands.add_parser(
         "fission", help="which factor of a factorized model predicts the class and a nuisance"
     )
-    fission.add_argument("--dataset", default="av-digits", help="data set with two modalities")
-    fission.add_argument("--data-dir", help="local copy of the data (e.g. the FSDD recordings)")
+    _add_data(fission, "av-digits")
     fission.add_argument("--nuisance", default="speaker", help="metadata column to probe")
-    fission.add_argument("--epochs", type=int, default=60)
-    fission.add_argument("--seed", type=int, default=0)
+    _add_training(fission, epochs=60)
     fission.set_defaults(run=_fission)
 
     datasets = commands.add_parser("datasets", help="list the available data sets")
@@ -365,16 +436,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_ERRORS = (ValueError, UnknownNameError, MemoryError, OSError, ImportError)
+"""Errors of input the user can correct: reported in one line with exit code 2. Anything else is
+a bug and keeps its traceback."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (ValueError, KeyError, TypeError, MemoryError, OSError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"intermodal {args.command}: error: {message}", file=sys.stderr)
+    except USER_ERRORS as error:
+        print(f"intermodal {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"intermodal {args.command}: interrupted; nothing was written", file=sys.stderr)
+        print(
+            f"intermodal {args.command}: interrupted; finished runs are saved (--resume continues)",
+            file=sys.stderr,
+        )
         return 130
 
 

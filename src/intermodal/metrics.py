@@ -27,7 +27,7 @@ sorts by, and :func:`score` computes all of a task's metrics at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.errors import UnknownNameError
 
 ArrayLike: TypeAlias = "Tensor | np.ndarray[Any, Any]"
 
@@ -779,7 +780,7 @@ def metric_info(task: str, name: str, sentiment: bool = False) -> Metric:
     hint = ""
     if task == "regression" and name in SENTIMENT_METRICS:
         hint = f"; {name!r} is a sentiment metric: pass sentiment=True"
-    raise KeyError(f"unknown {task} metric {name!r}; available: {', '.join(metrics)}{hint}")
+    raise UnknownNameError(f"unknown {task} metric {name!r}; available: {', '.join(metrics)}{hint}")
 
 
 def score(
@@ -819,8 +820,10 @@ def score(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: MultimodalDataset, batch_size: int = 1024) -> Tensor:
-    """Logits ``(N, n_classes)`` of ``model`` on every sample, in evaluation mode, on CPU."""
+def predict_outputs(model: nn.Module, dataset: MultimodalDataset, batch_size: int = 1024) -> Tensor:
+    """The model's outputs on every sample, on the CPU: logits ``(N, K)`` (classification,
+    multilabel) or values ``(N, T)`` (regression). The model runs in evaluation mode and its
+    mode is restored."""
     was_training = model.training
     model.eval()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -836,13 +839,39 @@ def predict(model: nn.Module, dataset: MultimodalDataset, batch_size: int = 1024
     return torch.cat(outputs)
 
 
+def predictions(outputs: Tensor, task: str, threshold: float = 0.5) -> Tensor:
+    """What the outputs predict: class indices ``(N,)``, label sets ``(N, K)`` bool (probability
+    at least ``threshold``) or values ``(N,)`` / ``(N, T)``."""
+    if task == "classification":
+        return outputs.argmax(dim=1)
+    if task == "multilabel":
+        _check_threshold(threshold)
+        return torch.sigmoid(outputs) >= threshold
+    if task == "regression":
+        return outputs[:, 0] if outputs.ndim == 2 and outputs.shape[1] == 1 else outputs
+    raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+
+
+def predict(
+    model: nn.Module, dataset: MultimodalDataset, threshold: float = 0.5, batch_size: int = 1024
+) -> Tensor:
+    """The model's predictions for ``dataset``'s task: class labels ``(N,)`` (the data set's
+    original labels), label sets ``(N, K)`` bool (threshold on the probability) or values
+    ``(N,)`` / ``(N, T)`` in the targets' units."""
+    predicted = predictions(predict_outputs(model, dataset, batch_size), dataset.task, threshold)
+    if dataset.task == "classification":
+        return torch.as_tensor(dataset.classes)[predicted]
+    return predicted
+
+
 def evaluate(
-    model: nn.Module, dataset: MultimodalDataset, batch_size: int = 1024
-) -> Mapping[str, float]:
-    """Accuracy and macro-F1 of ``model`` on ``dataset``."""
-    pred = predict(model, dataset, batch_size).argmax(dim=1)
-    confusion = confusion_matrix(pred, dataset.targets, dataset.n_classes)
-    return {
-        "accuracy": accuracy_from_confusion(confusion),
-        "macro_f1": macro_f1_from_confusion(confusion),
-    }
+    model: nn.Module,
+    dataset: MultimodalDataset,
+    *,
+    sentiment: bool = False,
+    threshold: float = 0.5,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Every metric of ``dataset``'s task (see :data:`METRICS`) of ``model`` on ``dataset``."""
+    outputs = predict_outputs(model, dataset, batch_size)
+    return score(dataset.task, outputs, dataset.targets, sentiment=sentiment, threshold=threshold)

@@ -96,11 +96,11 @@ def test_cached_encodings_give_the_same_result_as_full_forward_passes() -> None:
         ]
     )
     expected = (emap_projection(grid).argmax(1) == data.targets).double().mean()
-    assert fast.emap_accuracy == pytest.approx(float(expected))
+    assert fast.emap_score == pytest.approx(float(expected))
 
 
 def test_an_additive_model_equals_its_projection() -> None:
     data = blobs(n_per_class=10)
     result = emap(trained_like(AdditiveFusion), data)
-    assert result.emap_accuracy == result.model_accuracy
-    assert result.gap == 0.0 and set(result.unimodal_accuracy) == {"a", "b"}
+    assert result.emap_score == result.model_score
+    assert result.gap == 0.0 and set(result.unimodal_scores) == {"a", "b"}

@@ -109,7 +109,8 @@ def test_larger_problems_are_consistent_feasible_and_optimal(shape) -> None:
     assert (parts >= -1e-7).all()
     assert parts.sum() == pytest.approx(result.total, abs=1e-9)
     assert result.total == pytest.approx(mi_bits(P.reshape(-1, shape[2])), abs=1e-9)
-    Q, _ = _solve_broja(P, 1e-9, 300)
+    tol = 1e-9  # nats: the solver stops when its duality gap is below this
+    Q, _ = _solve_broja(P, tol, 300)
     np.testing.assert_allclose(Q.sum(axis=1), P.sum(axis=1), atol=1e-7)
     np.testing.assert_allclose(Q.sum(axis=0), P.sum(axis=0), atol=1e-7)
     minimum = mi_bits(Q.reshape(-1, shape[2]))
@@ -123,7 +124,8 @@ def test_larger_problems_are_consistent_feasible_and_optimal(shape) -> None:
             candidate = Q.copy()
             candidate[[a, a2], [b, b2], y] += sign * step
             candidate[[a, a2], [b2, b], y] -= sign * step
-            assert mi_bits(candidate.reshape(-1, shape[2])) >= minimum - 1e-12
+            # optimal up to the solver's accuracy: no move gains more than the duality gap
+            assert mi_bits(candidate.reshape(-1, shape[2])) >= minimum - tol / np.log(2)
 
 
 def test_invalid_distributions_are_refused() -> None:

@@ -39,12 +39,12 @@ def test_missing_modality_curve_ends_at_the_other_modality_alone() -> None:
         {"a": torch.zeros(len(data), 4), "b": model.encoders["b"](data.modalities["b"])}
     )
     expected = float((without_a.argmax(1) == data.targets).double().mean())
-    assert curve["accuracy"].iloc[1] == pytest.approx(expected)
+    assert curve["score"].iloc[1] == pytest.approx(expected)
 
 
 def test_relative_and_effective_robustness() -> None:
-    curve = pd.DataFrame({"level": [0.0, 0.5, 2.0], "accuracy": [0.9, 0.8, 0.4]})
-    base = pd.DataFrame({"level": [0.0, 0.5, 2.0], "accuracy": [0.8, 0.6, 0.5]})
+    curve = pd.DataFrame({"level": [0.0, 0.5, 2.0], "score": [0.9, 0.8, 0.4]})
+    base = pd.DataFrame({"level": [0.0, 0.5, 2.0], "score": [0.8, 0.6, 0.5]})
     area = 0.5 * (0.9 + 0.8) / 2 + 1.5 * (0.8 + 0.4) / 2
     assert relative_robustness(curve) == pytest.approx(area / 2.0)
     drops = np.array([0.0, -0.1, -0.5]) - np.array([0.0, -0.2, -0.3])

@@ -1,15 +1,32 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from intermodal.bench import METHODS, leaderboard, resolve_methods, run_benchmark, save_results
-from intermodal.data import load_mfeat
+from intermodal.bench import (
+    METHODS,
+    ResultsFolder,
+    leaderboard,
+    register_method,
+    resolve_methods,
+    run_benchmark,
+    save_results,
+    unregister_method,
+)
+from intermodal.bench.methods import build_unimodal
+from intermodal.data import MultimodalDataset, load_mfeat
+from intermodal.metrics import metric_info
+from intermodal.training import RunContext
 from tests.conftest import blobs
+
+TIMES = ["train_time_s", "latency_ms"]
 
 
 def test_resolve_expands_per_modality_methods_and_skips_what_does_not_apply() -> None:
@@ -50,9 +67,9 @@ def test_two_modal_methods_are_skipped_on_six_views_and_run_on_two() -> None:
 
 
 def test_tfn_encoders_shrink_to_keep_the_tensor_small() -> None:
-    six = METHODS["tfn"].build(load_mfeat())
+    six = METHODS["tfn"].build(load_mfeat(), RunContext())
     assert set(six.fusion.input_dims.values()) == {4}  # 5 ** 6 = 15,625 <= 16,384
-    two = METHODS["tfn"].build(load_mfeat(["fou", "pix"]))
+    two = METHODS["tfn"].build(load_mfeat(["fou", "pix"]), RunContext())
     assert set(two.fusion.input_dims.values()) == {64}  # 65 ** 2 fits: no need to shrink
 
 
@@ -78,18 +95,24 @@ def test_leaderboard_aggregates_runs() -> None:
             "latency_ms": [0.1, 0.2, 0.3, 0.4],
         }
     )
-    table = leaderboard(runs)
+    table = leaderboard(runs, metric_info("classification", "accuracy"), ["macro_f1"])
     assert table["method"].tolist() == ["x", "y"]
     assert table["accuracy_mean"].tolist() == pytest.approx([0.8, 0.55])
     assert table["accuracy_std"].tolist() == pytest.approx(
         [np.std([0.9, 0.7], ddof=1), np.std([0.5, 0.6], ddof=1)]
     )
+    assert table["macro_f1_mean"].tolist() == pytest.approx([0.7, 0.45])
     assert table["train_time_s"].tolist() == pytest.approx([2.0, 3.0])
     assert table["flops"].tolist() == pytest.approx([100.0, 200.0])
+    errors = runs.assign(mae=[0.3, 0.1, 0.5, 0.2])
+    by_error = leaderboard(errors, metric_info("regression", "mae"))
+    assert by_error["method"].tolist() == ["y", "x"]  # lower is better
 
 
 def test_run_and_save(tmp_path: Path) -> None:
-    result = run_benchmark(blobs(), methods="unimodal,late-mean", seeds=2, epochs=3, progress=False)
+    result = run_benchmark(
+        blobs(), methods="unimodal,late-mean", seeds=2, epochs=3, progress=False, report=True
+    )
     assert len(result.runs) == 3 * 2 and set(result.runs["seed"]) == {0, 1}
     assert ((result.runs["accuracy"] >= 0) & (result.runs["accuracy"] <= 1)).all()
     save_results(result, tmp_path / "out", report=False)
@@ -101,11 +124,15 @@ def test_run_and_save(tmp_path: Path) -> None:
     saved = pd.read_csv(tmp_path / "out" / "results.csv")
     pd.testing.assert_frame_equal(saved, result.runs, check_dtype=False)
     analysis = json.loads((tmp_path / "out" / "analysis.json").read_text())
-    assert set(analysis["emap"]) == {"late-mean"} and len(analysis["pid"]) == 1
+    assert set(analysis["emap"]["models"]) == {"late-mean"}
+    assert len(analysis["pid"]["pairs"]) == 1
+    assert analysis["settings"]["pid_clusters"] == 5
 
 
 def test_fusion_beats_every_single_view_on_mfeat() -> None:
-    result = run_benchmark(load_mfeat(), methods="early,unimodal", seeds=1, progress=False)
+    result = run_benchmark(
+        load_mfeat(), methods="early,unimodal", seeds=1, progress=False, report=False
+    )
     scores = dict(
         zip(result.leaderboard["method"], result.leaderboard["accuracy_mean"], strict=True)
     )
@@ -120,3 +147,116 @@ def test_coordinated_embeddings_with_a_probe_on_the_leaderboard() -> None:
     )
     assert set(result.leaderboard["family"]) == {"coordination"}
     assert (result.leaderboard["accuracy_mean"] > 0.8).all()
+
+
+def test_the_run_context_reaches_builders_that_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The coordinated probes and the search train inside their builders with the caller's seed
+    and budget, not a fixed one."""
+    fit_module = sys.modules["intermodal.training.fit"]
+    seen: list[tuple[int, int]] = []
+    original = fit_module.fit
+
+    def spy(model, data, **settings):  # type: ignore[no-untyped-def]
+        seen.append((settings["seed"], settings["max_epochs"]))
+        return original(model, data, **settings)
+
+    monkeypatch.setattr(fit_module, "fit", spy)
+    data = blobs()
+    METHODS["coord-clip"].build(data, RunContext(seed=7, max_epochs=3))
+    assert seen == [(7, 3)]
+    seen.clear()
+    METHODS["search"].build(data, RunContext(seed=11, max_epochs=10, patience=2))
+    assert [s for s, _ in seen] == [11, 12, 13, 14] and {e for _, e in seen} == {2}
+
+
+def _stable(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs.drop(columns=TIMES)
+
+
+def test_parallel_runs_give_the_results_of_a_serial_run(tmp_path: Path) -> None:
+    data = blobs()
+    settings = {"methods": "early,unimodal,mfm", "seeds": 2, "epochs": 4, "progress": False}
+    serial = run_benchmark(data, jobs=1, threads=1, report=False, **settings)
+    parallel = run_benchmark(
+        data, jobs=2, threads=1, report=False, output=str(tmp_path / "p"), **settings
+    )
+    pd.testing.assert_frame_equal(_stable(serial.runs), _stable(parallel.runs))
+    assert len(list((tmp_path / "p" / "runs").glob("*.json"))) == 4 * 2
+    for name, model in serial.models.items():
+        for p, q in zip(model.parameters(), parallel.models[name].parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+def build_interrupted(dataset: MultimodalDataset, context: RunContext) -> torch.nn.Module:
+    """A method whose second seed fails, as an interrupted run would."""
+    if context.seed == 1:
+        raise Interrupted("stopped")
+    return build_unimodal(dataset.select(dataset.modality_names[:1]), context)
+
+
+@pytest.fixture
+def interrupted_method() -> Iterator[str]:
+    register_method("interrupted", "unimodal", "fails on seed 1")(build_interrupted)
+    yield "interrupted"
+    unregister_method("interrupted")
+
+
+def test_an_interrupted_parallel_run_keeps_every_finished_run(
+    tmp_path: Path, interrupted_method: str
+) -> None:
+    data = blobs()
+    folder = tmp_path / "results"
+    with pytest.raises(Interrupted):
+        run_benchmark(
+            data,
+            methods=f"early,{interrupted_method}",
+            seeds=2,
+            epochs=3,
+            jobs=2,
+            threads=1,
+            output=str(folder),
+            progress=False,
+            report=False,
+        )
+    saved = {p.name for p in (folder / "runs").iterdir()}
+    assert {"early__seed0.json", f"{interrupted_method}__seed0.json"} <= saved
+    assert f"{interrupted_method}__seed1.json" not in saved
+    stamps = {p.name: p.stat().st_mtime_ns for p in (folder / "runs").iterdir()}
+    resumed = run_benchmark(
+        data,
+        methods="early",
+        seeds=2,
+        epochs=3,
+        output=str(folder),
+        resume=True,
+        progress=False,
+        report=False,
+    )
+    assert len(resumed.runs) == 2
+    after = {p.name: p.stat().st_mtime_ns for p in (folder / "runs").iterdir()}
+    assert all(after[name] == stamp for name, stamp in stamps.items())
+
+
+def test_the_results_folder_owns_the_overwrite_policy(tmp_path: Path) -> None:
+    run_benchmark(
+        blobs(),
+        methods="early",
+        seeds=1,
+        epochs=2,
+        output=str(tmp_path / "r"),
+        progress=False,
+        report=False,
+    )
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        ResultsFolder(tmp_path / "r")
+    ResultsFolder(tmp_path / "r", overwrite=True)
+    assert not (tmp_path / "r" / "runs").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    with pytest.raises(FileExistsError, match="not benchmark results"):
+        ResultsFolder(tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"

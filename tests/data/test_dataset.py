@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -69,9 +71,27 @@ def test_subset_and_select_keep_encoding_and_metadata() -> None:
         ({"modalities": {"a": np.array([[np.inf, 0.0]] * 3)}}, ValueError, "NaN or infinite"),
         ({"modalities": {}}, ValueError, "non-empty"),
         ({"modalities": {"a": np.zeros((3,))}}, ValueError, "reshape a single"),
-        ({"targets": np.array([0.0, 0.5, 1.0])}, ValueError, "non-integer"),
-        ({"targets": np.array(["x", "y", "z"])}, ValueError, "integer class labels"),
+        (
+            {"targets": np.array([0.0, 0.5, 1.0]), "task": "classification"},
+            ValueError,
+            "pass task='regression'",
+        ),
+        ({"targets": np.array(["x", "y", "z"])}, ValueError, "must be numbers"),
         ({"targets": np.array([])}, ValueError, "empty"),
+        ({"targets": np.array([4, 4, 4])}, ValueError, "at least two classes"),
+        ({"targets": np.array([0.5, np.nan, 1.0])}, ValueError, "NaN or infinite values"),
+        ({"targets": np.array([[0, 1], [1, 2], [0, 0]])}, ValueError, "regression"),
+        (
+            {"targets": np.array([[0, 1], [1, 2], [0, 0]]), "task": "multilabel"},
+            ValueError,
+            "only 0 and 1",
+        ),
+        ({"targets": np.array([0, 1, 1]), "task": "ranking"}, ValueError, "unknown task"),
+        (
+            {"masks": {"a": np.array([True, False, True])}},
+            ValueError,
+            "every modality absent (rows [1])",
+        ),
         ({"masks": {"nope": np.ones(3, bool)}}, KeyError, "unknown modalities ['nope']"),
         ({"kinds": {"a": "smell"}}, ValueError, "unknown kind"),
         ({"kinds": {"a": "image"}}, ValueError, "needs samples with"),
@@ -79,9 +99,12 @@ def test_subset_and_select_keep_encoding_and_metadata() -> None:
 )
 def test_invalid_input_is_refused_with_a_clear_message(kwargs, error, message) -> None:
     arguments = {"modalities": {"a": np.zeros((3, 2))}, "targets": np.array([0, 1, 1]), **kwargs}
+    if message == "regression":  # a (N, K) matrix of other numbers is a regression target
+        assert MultimodalDataset(**arguments).task == "regression"
+        return
     if "targets" in kwargs and len(kwargs["targets"]) == 0:
         arguments["modalities"] = {"a": np.zeros((0, 2))}
-    with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(error, match=re.escape(message)):
         MultimodalDataset(**arguments)
 
 
@@ -93,3 +116,30 @@ def test_select_unknown_modality_names_them() -> None:
 def test_integral_float_labels_are_accepted() -> None:
     data = MultimodalDataset({"a": np.zeros((3, 1))}, np.array([2.0, 0.0, 2.0]))
     assert data.classes == [0, 2] and data.targets.tolist() == [1, 0, 1]
+
+
+def test_the_task_is_inferred_from_the_targets_or_given() -> None:
+    x = {"a": np.zeros((4, 2))}
+    classes = MultimodalDataset(x, np.array([3, 1, 3, 1]))
+    assert (classes.task, classes.output_dim, classes.targets.dtype) == (
+        "classification",
+        2,
+        torch.int64,
+    )
+    labels = MultimodalDataset(x, np.array([[1, 0, 1], [0, 0, 0], [1, 1, 0], [0, 1, 1]]))
+    assert (labels.task, labels.output_dim, labels.targets.dtype) == (
+        "multilabel",
+        3,
+        torch.float32,
+    )
+    assert labels.targets[1].sum() == 0  # a sample without any label is allowed
+    values = MultimodalDataset(x, np.array([0.5, -1.25, 2.0, 0.0]))
+    assert (values.task, values.output_dim) == ("regression", 1)
+    several = MultimodalDataset(x, np.array([[0.5, 1.0], [1.5, 2.0], [0.0, 3.5], [1.0, 0.0]]))
+    assert (several.task, several.output_dim) == ("regression", 2)
+    ratings = MultimodalDataset(x, np.array([1, 5, 3, 4]), task="regression")
+    assert ratings.task == "regression" and ratings.targets.tolist() == [1.0, 5.0, 3.0, 4.0]
+    with pytest.raises(ValueError, match="has no classes"):
+        _ = values.n_classes
+    part = several.subset([2, 0])
+    assert part.task == "regression" and part.targets.tolist() == [[0.0, 3.5], [0.5, 1.0]]

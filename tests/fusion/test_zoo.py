@@ -23,6 +23,7 @@ from intermodal.fusion import (
     MultiplicativeInteractions,
     NonlinearFusion,
     PolynomialFusion,
+    ProductOfExpertsFusion,
     TensorFusion,
     VeryEarlyFusion,
 )
@@ -267,6 +268,7 @@ ALL = {
     "nonlinear": lambda d: NonlinearFusion(d, 4),
     "attention": lambda d: CrossModalAttentionFusion(d, 4, model_dim=4, num_heads=2),
     "very_early": lambda d: VeryEarlyFusion({k: 1 for k in d}, 4, time_steps=8),
+    "product_of_experts": lambda d: ProductOfExpertsFusion(d, 4),
 }
 TWO_MODAL = {"interactions", "bilinear"}
 

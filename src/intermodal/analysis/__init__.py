@@ -1,6 +1,6 @@
 """Analysis: what a model does with the modalities, and what interactions the data holds."""
 
-from intermodal.analysis.complexity import complexity
+from intermodal.analysis.complexity import ModelCost, model_cost
 from intermodal.analysis.emap import EmapResult, additive_projection, emap, emap_projection
 from intermodal.analysis.interactions import TYPES, InteractionTypes, interaction_types
 from intermodal.analysis.pid import PIDResult, discretize, pid, pid_from_distribution
@@ -16,10 +16,10 @@ __all__ = [
     "TYPES",
     "EmapResult",
     "InteractionTypes",
+    "ModelCost",
     "PIDResult",
     "Profile",
     "additive_projection",
-    "complexity",
     "corrupt",
     "discretize",
     "effective_robustness",
@@ -27,6 +27,7 @@ __all__ = [
     "emap_projection",
     "interaction_types",
     "linear_probe_accuracy",
+    "model_cost",
     "pid",
     "pid_from_distribution",
     "probe_accuracy",

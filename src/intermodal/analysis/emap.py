@@ -21,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.metrics import predict
+from intermodal.metrics import PRIMARY, metric_info, predict_outputs
+from intermodal.models.protocols import EncodeThenPredict
 
 Function = Callable[[dict[str, Tensor]], Tensor]
 
@@ -119,21 +120,22 @@ def additive_projection(
 
 @dataclass
 class EmapResult:
-    """Accuracies on the evaluation data: the model, its additive projection (EMAP), and each
-    modality's partial response ``E_{-m}[f](x_m)`` (the model's use of that modality alone)."""
+    """Scores on the evaluation data, in ``metric`` (the task's primary metric unless chosen):
+    the model, its additive projection (EMAP), and each modality's partial response
+    ``E_{-m}[f](x_m)`` (the model's use of that modality alone)."""
 
-    model_accuracy: float
-    emap_accuracy: float
-    unimodal_accuracy: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def best_unimodal_accuracy(self) -> float:
-        return max(self.unimodal_accuracy.values())
+    metric: str
+    higher_is_better: bool
+    model_score: float
+    emap_score: float
+    unimodal_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def gap(self) -> float:
-        """Model minus EMAP accuracy: what cross-modal interactions add (may be negative)."""
-        return self.model_accuracy - self.emap_accuracy
+        """How much better the model scores than its additive projection: what cross-modal
+        interactions add (may be negative)."""
+        difference = self.model_score - self.emap_score
+        return difference if self.higher_is_better else -difference
 
 
 @torch.no_grad()
@@ -144,43 +146,56 @@ def emap(
     n_draws: int = 256,
     batch_size: int = 8192,
     seed: int = 0,
+    metric: str | None = None,
 ) -> EmapResult:
     """Compare ``model`` with its EMAP on ``data`` (typically the test split).
 
-    A model with ``encode`` and ``classify`` (``FusionClassifier``) has each modality encoded
-    once; only fusion and head run on the N^M combinations, ``batch_size`` at a time. Other
-    models are evaluated on combinations of raw inputs. Modalities the model does not use are
-    ignored.
+    The projection averages the model's outputs: logits for classification and multi-label
+    data, predicted values for regression; each is scored with ``metric`` (default: the task's
+    primary metric, see ``intermodal.metrics.PRIMARY``).
+
+    A model that ``EncodeThenPredict`` (``FusionClassifier``) has each modality encoded once;
+    only fusion and head run on the N^M combinations, ``batch_size`` at a time. Other models are
+    evaluated on combinations of raw inputs. Modalities the model does not use are ignored. The
+    model's mode is restored afterwards.
     """
+    info = metric_info(data.task, metric or PRIMARY[data.task])
+    was_training = model.training
     model.eval()
-    names = list(getattr(model, "modalities", data.modality_names))
-    inputs = {k: data.modalities[k] for k in names}
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    encode, classify = getattr(model, "encode", None), getattr(model, "classify", None)
-    if callable(encode) and callable(classify):
-        points = {
-            k: v.cpu() for k, v in encode({k: v.to(device) for k, v in inputs.items()}).items()
-        }
+    try:
+        names = list(getattr(model, "modalities", data.modality_names))
+        inputs = {k: data.modalities[k] for k in names}
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        if isinstance(model, EncodeThenPredict):
+            coder = model
+            points = {
+                k: v.cpu()
+                for k, v in coder.encode({k: v.to(device) for k, v in inputs.items()}).items()
+            }
 
-        def on_device(x: dict[str, Tensor]) -> Tensor:
-            return classify({k: v.to(device) for k, v in x.items()}).cpu()
+            def on_device(x: dict[str, Tensor]) -> Tensor:
+                return coder.classify({k: v.to(device) for k, v in x.items()}).cpu()
 
-    else:
-        points = inputs
+        else:
+            points = inputs
 
-        def on_device(x: dict[str, Tensor]) -> Tensor:
-            return model({k: v.to(device) for k, v in x.items()}).cpu()
+            def on_device(x: dict[str, Tensor]) -> Tensor:
+                return model({k: v.to(device) for k, v in x.items()}).cpu()
 
-    projection, partial = additive_projection(
-        on_device, points, exact_limit, n_draws, batch_size, seed
-    )
-    target = data.targets
+        projection, partial = additive_projection(
+            on_device, points, exact_limit, n_draws, batch_size, seed
+        )
+        outputs = predict_outputs(model, data.select(names))
+    finally:
+        model.train(was_training)
 
-    def accuracy(logits: Tensor) -> float:
-        return float((logits.argmax(dim=1) == target).double().mean())
+    def scored(values: Tensor) -> float:
+        return float(info.compute(values.double(), data.targets))
 
     return EmapResult(
-        model_accuracy=accuracy(predict(model, data.select(names))),
-        emap_accuracy=accuracy(projection),
-        unimodal_accuracy={k: accuracy(v) for k, v in partial.items()},
+        metric=info.name,
+        higher_is_better=info.higher_is_better,
+        model_score=scored(outputs),
+        emap_score=scored(projection),
+        unimodal_scores={k: scored(v) for k, v in partial.items()},
     )

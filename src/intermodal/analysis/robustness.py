@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.metrics import evaluate
+from intermodal.errors import UnknownNameError
+from intermodal.metrics import PRIMARY, evaluate, metric_info
 
 CORRUPTIONS = ("noise", "dropout", "missing")
 DEFAULT_LEVELS = {
@@ -35,7 +36,9 @@ def corrupt(
     if corruption not in CORRUPTIONS:
         raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
     if modality not in data.modalities:
-        raise KeyError(f"unknown modality {modality!r}; the data set has {data.modality_names}")
+        raise UnknownNameError(
+            f"unknown modality {modality!r}; the data set has {data.modality_names}"
+        )
     generator = torch.Generator().manual_seed(seed)
     values = data.modalities[modality]
     if corruption == "noise":
@@ -46,17 +49,7 @@ def corrupt(
         keep = torch.rand(values.shape, generator=generator) >= level
         return data.with_modalities({modality: values * keep})
     absent = torch.rand(len(data), generator=generator) < level
-    masks = {**data.masks, modality: data.masks[modality] & ~absent}
-    zeroed = values * (~absent).reshape(-1, *[1] * (values.ndim - 1))
-    return MultimodalDataset(
-        {**data.modalities, modality: zeroed},
-        data.targets,
-        masks=masks,
-        kinds=data.kinds,
-        metadata=data.metadata,
-        name=data.name,
-        classes=data.classes,
-    )
+    return data.with_masks({modality: data.masks[modality] & ~absent})
 
 
 def robustness_curve(
@@ -66,42 +59,51 @@ def robustness_curve(
     corruption: str,
     levels: Sequence[float] | None = None,
     seed: int = 0,
+    metric: str | None = None,
 ) -> pd.DataFrame:
-    """Accuracy of ``model`` on ``data`` with ``modality`` corrupted at each level.
+    """The score of ``model`` on ``data`` with ``modality`` corrupted at each level.
+
+    Args:
+        metric: a metric of the data set's task (default: its primary metric).
 
     Returns:
-        A DataFrame with columns ``level`` and ``accuracy``.
+        A DataFrame with columns ``level`` and ``score``; ``attrs`` holds the ``metric`` and
+        whether ``higher_is_better``.
     """
     levels = list(levels if levels is not None else DEFAULT_LEVELS.get(corruption, ()))
     if not levels:
         raise ValueError("give at least one corruption level")
+    info = metric_info(data.task, metric or PRIMARY[data.task])
     rows = [
         {
             "level": level,
-            "accuracy": evaluate(model, corrupt(data, modality, corruption, level, seed))[
-                "accuracy"
-            ],
+            "score": evaluate(model, corrupt(data, modality, corruption, level, seed))[info.name],
         }
         for level in levels
     ]
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows)
+    curve.attrs.update(metric=info.name, higher_is_better=info.higher_is_better)
+    return curve
 
 
 def relative_robustness(curve: pd.DataFrame) -> float:
-    """Area under the accuracy-vs-level curve divided by the level range (mean accuracy over
-    the corruption range, trapezoid rule); 1 is perfect."""
-    level, accuracy = curve["level"].to_numpy(float), curve["accuracy"].to_numpy(float)
+    """Area under the score-vs-level curve divided by the level range: the mean score over the
+    corruption range (trapezoid rule). For accuracy, 1 is perfect; for an error (MAE), lower is
+    better."""
+    level, score = curve["level"].to_numpy(float), curve["score"].to_numpy(float)
     if len(level) == 1:
-        return float(accuracy[0])
-    return float(np.trapezoid(accuracy, level) / (level[-1] - level[0]))
+        return float(score[0])
+    return float(np.trapezoid(score, level) / (level[-1] - level[0]))
 
 
 def effective_robustness(curve: pd.DataFrame, baseline: pd.DataFrame) -> float:
-    """How much less accuracy a model loses than a baseline (e.g. late fusion) measured on the
-    same levels: mean over levels of ``(acc(l) - acc(l0)) - (base(l) - base(l0))``. Positive
-    means more robust than the baseline beyond what its clean accuracy explains."""
+    """How much less a model loses than a baseline (e.g. late fusion) measured on the same
+    levels: mean over levels of ``(s(l) - s(l0)) - (base(l) - base(l0))``, negated for a metric
+    where lower is better. Positive means more robust than the baseline beyond what its clean
+    score explains."""
     if not np.allclose(curve["level"], baseline["level"]):
         raise ValueError("the curve and the baseline must be measured at the same levels")
-    drop = curve["accuracy"].to_numpy(float) - float(curve["accuracy"].iloc[0])
-    base = baseline["accuracy"].to_numpy(float) - float(baseline["accuracy"].iloc[0])
-    return float(np.mean(drop - base))
+    drop = curve["score"].to_numpy(float) - float(curve["score"].iloc[0])
+    base = baseline["score"].to_numpy(float) - float(baseline["score"].iloc[0])
+    sign = 1.0 if curve.attrs.get("higher_is_better", True) else -1.0
+    return float(sign * np.mean(drop - base))

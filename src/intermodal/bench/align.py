@@ -25,7 +25,7 @@ from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.encoders import MLP
 from intermodal.models import CCAProjection, TwoTower
-from intermodal.training import fit
+from intermodal.training import RunContext, seed_everything
 
 ALIGN_METHODS = ("cca", "kcca", "dcca", "dccae", "clip", "siglip", "hinge")
 PAIR_LOSSES = {"clip": ClipLoss, "siglip": SigLipLoss, "hinge": HingeLoss}
@@ -36,23 +36,26 @@ def _encoder(input_dim: int, output_dim: int) -> nn.Module:
 
 
 def fit_coordinated(
-    method: str, splits: DataSplits, dim: int = 10, epochs: int = 100, seed: int = 0
+    method: str, splits: DataSplits, context: RunContext | None = None, dim: int = 10
 ) -> nn.Module:
     """A trained coordinated model of the two (vector) modalities of ``splits``: a module whose
     ``forward(inputs)`` returns both views' embeddings ``((B, dim), (B, dim))``.
 
     ``cca`` fits exact CCA; ``dcca`` / ``dccae`` train two MLPs on the DCCA loss (DCCAE adds
     decoders, reconstruction weight 1e-3); ``clip`` / ``siglip`` / ``hinge`` train a two-tower
-    model on that loss. Neural methods early-stop on the validation loss.
+    model on that loss. Neural methods train with the context's seed and budget, in batches of
+    at least 256 pairs (the losses compare a batch's pairs), and early-stop on the validation
+    loss.
     """
     if method not in ALIGN_METHODS or method == "kcca":
         raise ValueError(
             f"method must be one of {[m for m in ALIGN_METHODS if m != 'kcca']}, got {method!r}"
         )
+    context = context or RunContext()
     train = splits.train
     a, b = train.modality_names
     dims = [train.shapes[a][0], train.shapes[b][0]]
-    torch.manual_seed(seed)
+    seed_everything(context.seed)
     if method == "cca":
         cca = CCA(dim, reg=1e-3).fit(train.modalities[a].numpy(), train.modalities[b].numpy())
         projection = CCAProjection([a, b], dims, dim)
@@ -69,16 +72,7 @@ def fit_coordinated(
         model = DCCAE([a, b], encoders, decoders)
     else:
         model = TwoTower([a, b], encoders, PAIR_LOSSES[method]())
-    return fit(
-        model,
-        splits,
-        max_epochs=epochs,
-        patience=10,
-        batch_size=256,
-        lr=1e-3,
-        seed=seed,
-        accelerator="cpu",
-    ).model.eval()
+    return context.fit(model, splits, batch_size=max(256, context.batch_size)).model.eval()
 
 
 @dataclass
@@ -96,8 +90,7 @@ def align(
     views: Sequence[str],
     method: str,
     dim: int = 10,
-    epochs: int = 100,
-    seed: int = 0,
+    context: RunContext | None = None,
 ) -> AlignResult:
     """Fit ``method`` on the training split of two views and evaluate it on the test split:
     canonical correlations of the test embeddings and cross-view retrieval (cosine similarity;
@@ -109,18 +102,19 @@ def align(
     data = dataset.select(views)
     if any(kind != "vector" for kind in data.kinds.values()):
         raise ValueError("align works on vector modalities")
-    splits = standardize(split_dataset(data, seed=seed))
+    context = context or RunContext()
+    splits = standardize(split_dataset(data, seed=context.seed))
     a, b = data.modality_names
     test = splits.test
     if method == "kcca":
-        kcca = KernelCCA(dim, kernel="rbf", reg=1e-3, seed=seed)
+        kcca = KernelCCA(dim, kernel="rbf", reg=1e-3, seed=context.seed)
         kcca.fit(splits.train.modalities[a].numpy(), splits.train.modalities[b].numpy())
         z_a, z_b = (
             torch.from_numpy(z).float()
             for z in kcca.transform(test.modalities[a].numpy(), test.modalities[b].numpy())
         )
     else:
-        model = fit_coordinated(method, splits, dim, epochs, seed)
+        model = fit_coordinated(method, splits, context, dim)
         with torch.no_grad():
             z_a, z_b = model({a: test.modalities[a], b: test.modalities[b]})
             if method in ("dcca", "dccae"):

@@ -1,12 +1,14 @@
-"""The built-in benchmark methods: unimodal baselines and every fusion family.
+"""The built-in benchmark methods: unimodal baselines, every fusion, coordination and fission.
 
 Every fusion method uses the same default encoders (``FEATURE_DIM`` features per modality) and a
-linear head from ``FUSED_DIM`` features to the classes, so that methods differ only in fusion.
+linear head from ``FUSED_DIM`` features to the outputs, so that methods differ only in fusion.
+Builders are module-level functions (or partials of them) so that worker processes can run them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import nn
 
@@ -15,24 +17,10 @@ from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, holdout_split
 from intermodal.encoders import MLP, RawInput, TokenEncoder, default_encoder
 from intermodal.fission import SharedPrivateModel
-from intermodal.fusion import (
-    AdditiveFusion,
-    BilinearFusion,
-    ConcatFusion,
-    CrossModalAttentionFusion,
-    GatedFusion,
-    LateFusion,
-    LowRankFusion,
-    ModalityShiftFusion,
-    MultiplicativeFusion,
-    MultiplicativeInteractions,
-    NonlinearFusion,
-    PolynomialFusion,
-    TensorFusion,
-    VeryEarlyFusion,
-)
-from intermodal.fusion.search import FusionSearch
+from intermodal.fusion import CrossModalAttentionFusion, VeryEarlyFusion
+from intermodal.fusion.registry import FusionSpec, on_fusion_registered
 from intermodal.models import FusionClassifier, ProbeClassifier, UnimodalClassifier
+from intermodal.training.context import RunContext
 
 FEATURE_DIM = 64
 """Size of each modality's encoded features in the built-in methods."""
@@ -42,19 +30,23 @@ TFN_MAX_FUSED = 2**14
 """Largest TFN tensor (entries per sample) the benchmark builds; encoders shrink to fit it."""
 TOKENS = 8
 """Tokens per modality for cross-modal attention on vector data."""
+SEARCH_TRIALS = 4
+"""Configurations the ``search`` method trains (each for at most a fifth of the epochs)."""
 
 
 def encoders(dataset: MultimodalDataset, dim: int = FEATURE_DIM) -> dict[str, nn.Module]:
     """The default encoder of every modality, each to ``dim`` features."""
     return {
-        key: default_encoder(dataset.kinds[key], dataset.shapes[key], dim)
+        key: default_encoder(
+            dataset.kinds[key], dataset.shapes[key], dim, data=dataset.modalities[key]
+        )
         for key in dataset.modality_names
     }
 
 
 def head(dataset: MultimodalDataset, input_dim: int = FUSED_DIM) -> nn.Module:
-    """A linear classification head to the data set's classes."""
-    return MLP(input_dim, dataset.n_classes)
+    """A linear head to the data set's outputs (class logits, label logits or values)."""
+    return MLP(input_dim, dataset.output_dim)
 
 
 def at_least_two(dataset: MultimodalDataset) -> str | None:
@@ -74,6 +66,10 @@ def vectors_only(dataset: MultimodalDataset) -> str | None:
     return at_least_two(dataset)
 
 
+def two_vectors(dataset: MultimodalDataset) -> str | None:
+    return exactly_two(dataset) or vectors_only(dataset)
+
+
 def signals_only(dataset: MultimodalDataset) -> str | None:
     if any(kind not in ("vector", "sequence") for kind in dataset.kinds.values()):
         return "merges 1-D signals: needs vector or sequence modalities"
@@ -83,85 +79,37 @@ def signals_only(dataset: MultimodalDataset) -> str | None:
 @register_method(
     "unimodal", "unimodal", "one modality: its encoder and a linear head", per_modality=True
 )
-def build_unimodal(dataset: MultimodalDataset) -> nn.Module:
+def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     (key,) = dataset.modality_names
     return UnimodalClassifier(key, encoders(dataset)[key], head(dataset, FEATURE_DIM))
 
 
-def fusion_method(
-    name: str,
-    description: str,
-    make: Callable[[dict[str, int], int], nn.Module],
-    applies: Callable[[MultimodalDataset], str | None] = at_least_two,
-    fused_dim: int = FUSED_DIM,
-) -> None:
-    """Register ``encoders -> make(dims, fused_dim) -> linear head`` under ``name``."""
-
-    def build(dataset: MultimodalDataset) -> nn.Module:
-        dims = dict.fromkeys(dataset.modality_names, FEATURE_DIM)
-        return FusionClassifier(encoders(dataset), make(dims, fused_dim), head(dataset, fused_dim))
-
-    register_method(name, "fusion", description, applies=applies)(build)
+def build_fusion(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """The default encoders, the fusion of ``spec`` and a linear head (none for a fusion that
+    outputs predictions itself; the head reads ``FEATURE_DIM`` features from a fusion that keeps
+    its inputs' size)."""
+    dims = dict.fromkeys(dataset.modality_names, FEATURE_DIM)
+    if spec.outputs:
+        fusion = spec.build(dims, dataset.output_dim, dataset.task)
+        return FusionClassifier(encoders(dataset), fusion)
+    size = FEATURE_DIM if spec.keeps_size else FUSED_DIM
+    return FusionClassifier(encoders(dataset), spec.build(dims, size), head(dataset, size))
 
 
-fusion_method("early", "early fusion: concatenation and a linear projection", ConcatFusion)
-fusion_method("additive", "additive fusion: sum of per-modality projections", AdditiveFusion)
-fusion_method("multiplicative", "element-wise product of projections", MultiplicativeFusion)
-fusion_method(
-    "interactions",
-    "multiplicative interactions (Jayakumar 2020), matrix hypernetwork",
-    MultiplicativeInteractions,
-    applies=exactly_two,
-)
-fusion_method("bilinear", "bilinear fusion", BilinearFusion, applies=exactly_two)
-fusion_method("lmf", "low-rank multimodal fusion (Liu 2018), rank 4", LowRankFusion)
-fusion_method("ptp", "polynomial tensor pooling (Hou 2019), order 2, rank 4", PolynomialFusion)
-fusion_method("gmu", "gated multimodal unit (Arevalo 2017)", GatedFusion)
-fusion_method(
-    "mag",
-    "modality shifting (MAG, Rahman 2020): first modality shifted by the others",
-    ModalityShiftFusion,
-    fused_dim=FEATURE_DIM,
-)
-fusion_method("nonlinear", "early fusion by an MLP over the concatenation", NonlinearFusion)
-
-
-for _combine in ("mean", "weighted", "learned"):
-
-    def _build_late(dataset: MultimodalDataset, combine: str = _combine) -> nn.Module:
-        dims = dict.fromkeys(dataset.modality_names, FEATURE_DIM)
-        return FusionClassifier(encoders(dataset), LateFusion(dims, dataset.n_classes, combine))
-
-    register_method(
-        f"late-{_combine}",
-        "fusion",
-        f"late fusion: per-modality predictions combined by {_combine}",
-        applies=at_least_two,
-    )(_build_late)
-
-
-@register_method(
-    "tfn",
-    "fusion",
-    "tensor fusion network (Zadeh 2017); encoders shrink so the tensor has <= 16,384 entries",
-    applies=at_least_two,
-)
-def build_tfn(dataset: MultimodalDataset) -> nn.Module:
+def build_tfn(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """TFN with encoders shrunk so that the fused tensor has at most ``TFN_MAX_FUSED``
+    entries."""
     count = len(dataset.modality_names)
     dim = min(FEATURE_DIM, round(TFN_MAX_FUSED ** (1 / count)) - 1)
     while (dim + 1) ** count > TFN_MAX_FUSED:
         dim -= 1
     dims = dict.fromkeys(dataset.modality_names, dim)
-    return FusionClassifier(encoders(dataset, dim), TensorFusion(dims, FUSED_DIM), head(dataset))
+    return FusionClassifier(encoders(dataset, dim), spec.build(dims, FUSED_DIM), head(dataset))
 
 
-@register_method(
-    "attention",
-    "fusion",
-    f"cross-modal attention (MulT-style) over {TOKENS} learned tokens per vector modality",
-    applies=at_least_two,
-)
-def build_attention(dataset: MultimodalDataset) -> nn.Module:
+def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """Cross-modal attention over ``TOKENS`` learned tokens per vector modality (sequences
+    attend over their encoded steps)."""
     token_dim = FEATURE_DIM // TOKENS
     tokenizers: dict[str, nn.Module] = {}
     dims = {}
@@ -178,13 +126,10 @@ def build_attention(dataset: MultimodalDataset) -> nn.Module:
     return FusionClassifier(tokenizers, fusion, head(dataset))
 
 
-@register_method(
-    "very-early",
-    "fusion",
-    "very early fusion: raw features as 1-D signals on a common grid, one shared encoder",
-    applies=signals_only,
-)
-def build_very_early(dataset: MultimodalDataset) -> nn.Module:
+def build_very_early(
+    spec: FusionSpec, dataset: MultimodalDataset, context: RunContext
+) -> nn.Module:
+    """Raw features as 1-D signals on a common grid and one shared encoder."""
     channels = {
         key: 1 if dataset.kinds[key] == "vector" else dataset.shapes[key][-1]
         for key in dataset.modality_names
@@ -194,25 +139,44 @@ def build_very_early(dataset: MultimodalDataset) -> nn.Module:
     return FusionClassifier(raw, fusion, head(dataset))
 
 
-def _coordinated(method: str) -> None:
-    @register_method(
-        f"coord-{method}",
-        "coordination",
-        f"{method.upper()} embeddings of two views (up to 10-d, fitted on a holdout of the "
-        "training data) and a linear probe on both",
-        applies=lambda d: exactly_two(d) or vectors_only(d),
-    )
-    def build(dataset: MultimodalDataset) -> nn.Module:
-        from intermodal.bench.align import fit_coordinated  # needs the training engine
+CUSTOM_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "tfn": build_tfn,
+    "attention": build_attention,
+    "very-early": build_very_early,
+}
+"""Fusions whose benchmark models need more than the default encoders."""
+APPLIES: dict[str, Callable[[MultimodalDataset], str | None]] = {"very-early": signals_only}
 
-        dim = min([10, *(shape[0] for shape in dataset.shapes.values())])
-        train, val = holdout_split(dataset, size=0.2, seed=0)
-        tower = fit_coordinated(method, DataSplits(train, val, val), dim=dim, epochs=50)
-        return ProbeClassifier(tower, MLP(2 * dim, dataset.n_classes))
+
+def register_fusion_method(spec: FusionSpec) -> None:
+    """Make a fusion of :data:`~intermodal.fusion.registry.FUSIONS` a benchmark method."""
+    build = partial(CUSTOM_BUILDERS.get(spec.name, build_fusion), spec)
+    applies = APPLIES.get(spec.name, exactly_two if spec.two_modal else at_least_two)
+    register_method(spec.name, "fusion", spec.description, applies=applies)(build)
+
+
+on_fusion_registered(register_fusion_method)
+
+
+def build_coordinated(method: str, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """Embeddings of two views fitted on a holdout split of the training data (drawn with the
+    context's seed, trained with its budget), frozen, and a linear probe on both."""
+    from intermodal.bench.align import fit_coordinated  # trains, so imported when needed
+
+    dim = min([10, *(shape[0] for shape in dataset.shapes.values())])
+    train, val = holdout_split(dataset, size=0.2, seed=context.seed)
+    tower = fit_coordinated(method, DataSplits(train, val, val), context, dim=dim)
+    return ProbeClassifier(tower, MLP(2 * dim, dataset.output_dim))
 
 
 for _method in ("cca", "dcca", "clip"):
-    _coordinated(_method)
+    register_method(
+        f"coord-{_method}",
+        "coordination",
+        f"{_method.upper()} embeddings of two views (up to 10-d, fitted on a holdout of the "
+        "training data) and a linear probe on both",
+        applies=two_vectors,
+    )(partial(build_coordinated, _method))
 
 
 @register_method(
@@ -221,8 +185,8 @@ for _method in ("cca", "dcca", "clip"):
     "factorized multimodal model (Tsai 2019): shared factor + private factors; head on shared",
     applies=at_least_two,
 )
-def build_mfm(dataset: MultimodalDataset) -> nn.Module:
-    from intermodal.bench.fission import build_factorized
+def build_mfm(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    from intermodal.bench.transfer import build_factorized
 
     return build_factorized(dataset)
 
@@ -233,7 +197,7 @@ def build_mfm(dataset: MultimodalDataset) -> nn.Module:
     "shared and private encoders with similarity and orthogonality losses",
     applies=at_least_two,
 )
-def build_shared_private(dataset: MultimodalDataset) -> nn.Module:
+def build_shared_private(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     return SharedPrivateModel(
         encoders(dataset), dict.fromkeys(dataset.modality_names, FEATURE_DIM), dataset.n_classes
     )
@@ -245,8 +209,8 @@ def build_shared_private(dataset: MultimodalDataset) -> nn.Module:
     "bimodal autoencoder (Ngiam 2011) trained with a head on its shared code",
     applies=exactly_two,
 )
-def build_bimodal_autoencoder(dataset: MultimodalDataset) -> nn.Module:
-    from intermodal.bench.fission import build_autoencoder
+def build_bimodal_autoencoder(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    from intermodal.bench.transfer import build_autoencoder
 
     return build_autoencoder(dataset, n_classes=dataset.n_classes)
 
@@ -254,10 +218,16 @@ def build_bimodal_autoencoder(dataset: MultimodalDataset) -> nn.Module:
 @register_method(
     "search",
     "fusion",
-    "architecture search (MFAS-style random search, 4 trials) on a holdout of the training data",
+    f"architecture search (MFAS-style random search, {SEARCH_TRIALS} trials) on a holdout of the "
+    "training data",
     applies=vectors_only,
 )
-def build_search(dataset: MultimodalDataset) -> nn.Module:
-    train, val = holdout_split(dataset, size=0.2, seed=0)
-    search = FusionSearch(trials=4, max_epochs=20, patience=5, seed=0).fit(train, val)
+def build_search(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    from intermodal.search import FusionSearch
+
+    train, val = holdout_split(dataset, size=0.2, seed=context.seed)
+    budget = context.with_(
+        max_epochs=max(1, context.max_epochs // 5), patience=max(1, context.patience // 2)
+    )
+    search = FusionSearch(trials=SEARCH_TRIALS, context=budget).fit(train, val)
     return FusionSearch.build(search.best_config_, dataset)

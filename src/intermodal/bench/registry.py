@@ -1,4 +1,4 @@
-"""The method registry: a method is a name plus a builder of an untrained classifier."""
+"""The method registry: a method is a name plus a builder of an untrained model."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from torch import nn
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.errors import UnknownNameError
+from intermodal.training.context import RunContext
 
-Builder = Callable[[MultimodalDataset], nn.Module]
-"""Builds an untrained classifier for a data set (only its shapes, kinds and classes are read)."""
+Builder = Callable[[MultimodalDataset, RunContext], nn.Module]
+"""Builds a model for a data set (its training split: shapes, kinds, task and classes) in a run
+context. A builder that must train before it returns (a search, a coordinated space) trains with
+the context's seed and budget."""
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,10 @@ class Method:
     Attributes:
         name: the name used on the command line and in reports.
         family: ``unimodal``, ``fusion``, ``coordination`` or ``fission``.
-        build: the builder. A ``per_modality`` method is built once per modality, on the data set
-            restricted to that modality, and reported as ``name[modality]``.
+        build: the builder (a module-level function or a ``functools.partial`` of one, so that
+            worker processes can receive it). A ``per_modality`` method is built once per
+            modality, on the data set restricted to that modality, and reported as
+            ``name[modality]``.
         description: one line for listings.
         applies: returns why the method cannot run on a data set, or None when it can.
     """
@@ -55,12 +61,19 @@ def register_method(
     return decorate
 
 
+def unregister_method(name: str) -> None:
+    """Remove a registered method (for plug-ins and tests that register their own)."""
+    METHODS.pop(name, None)
+
+
 @dataclass(frozen=True)
 class Job:
-    """One method to run on one view of a data set: ``name`` as reported, ``modalities`` it uses."""
+    """One method to run on one view of a data set: ``name`` as reported, ``modalities`` it
+    uses. Jobs are sent to worker processes, so they hold only picklable parts."""
 
     name: str
-    method: Method
+    family: str
+    build: Builder
     modalities: tuple[str, ...]
 
 
@@ -84,21 +97,29 @@ def resolve_methods(
         base, _, view = entry.partition("[")
         view = view.rstrip("]")
         if base not in METHODS:
-            raise KeyError(f"unknown method {entry!r}; available: {sorted(METHODS)} or 'all'")
+            raise UnknownNameError(
+                f"unknown method {entry!r}; available: {sorted(METHODS)} or 'all'"
+            )
         method = METHODS[base]
         if view and (not method.per_modality or view not in dataset.modality_names):
-            raise KeyError(
+            raise UnknownNameError(
                 f"{entry!r}: {base} is not run per modality"
                 if not method.per_modality
                 else f"{entry!r}: the data set has no modality {view!r} ({dataset.modality_names})"
             )
         if method.per_modality:
             for modality in [view] if view else dataset.modality_names:
-                jobs.append(Job(f"{base}[{modality}]", method, (modality,)))
+                reason = method.applies(dataset.select([modality])) if method.applies else None
+                if reason:
+                    skipped.append((f"{base}[{modality}]", reason))
+                else:
+                    jobs.append(
+                        Job(f"{base}[{modality}]", method.family, method.build, (modality,))
+                    )
             continue
         reason = method.applies(dataset) if method.applies else None
         if reason:
             skipped.append((base, reason))
         else:
-            jobs.append(Job(base, method, tuple(dataset.modality_names)))
+            jobs.append(Job(base, method.family, method.build, tuple(dataset.modality_names)))
     return jobs, skipped

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -11,25 +9,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import pandas as pd
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from intermodal._io import write_text_atomic
-from intermodal.analysis import complexity
+from intermodal.analysis import model_cost
+from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analyses, to_json
+from intermodal.bench.config import BenchConfig
+from intermodal.bench.executors import Task, import_ray, run_processes, run_ray, run_serial
 from intermodal.bench.registry import Job, resolve_methods
-from intermodal.bench.report import analyse, write_report
+from intermodal.bench.results import ResultsFolder
+from intermodal.bench.significance import Significance, significance
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
-from intermodal.metrics import evaluate, predict
-from intermodal.saving import load_model, save_model
-from intermodal.training import fit
+from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
+from intermodal.training.context import RunContext
+from intermodal.training.fit import seed_everything
 
 
 @dataclass
 class BenchResult:
-    """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first."""
+    """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
+    ``analysis``: the typed results of the analysis suite on the seed-0 models."""
 
     dataset: str
     runs: pd.DataFrame
@@ -37,22 +38,8 @@ class BenchResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     analysis: dict[str, Any] | None = None
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def latency_ms(model: nn.Module, dataset: MultimodalDataset, repeats: int = 3) -> float:
-    """Inference time per sample in milliseconds: the fastest of ``repeats`` batched passes over
-    ``dataset`` divided by its size."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(model, dataset)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * min(times) / len(dataset)
+    models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    analysis_settings: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
 def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
@@ -62,141 +49,217 @@ def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
 
 
 def run_job(
-    job: Job, splits: DataSplits, seed: int, epochs: int, patience: int
-) -> tuple[dict[str, Any], nn.Module]:
-    """Build, train and evaluate one method with one seed; return its result row and model.
+    job: Job, splits: DataSplits, context: RunContext, sentiment: bool = False
+) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    """Build, train and test one method with one seed.
 
-    ``train_time_s`` counts building too, so a method that searches its architecture on the
-    training data is charged for the search. ``flops`` is per test sample (PyTorch's counter).
+    Returns:
+        The result row (every metric of the task, cost and time), the trained model and its
+        test outputs. ``train_time_s`` counts building too, so a method that searches its
+        architecture or fits a coordinated space on the training data is charged for it.
+        ``flops`` and ``latency_ms`` are per test sample.
     """
     data = _view(splits, job.modalities)
-    pl.seed_everything(seed, workers=True, verbose=False)
+    seed_everything(context.seed)
     start = time.perf_counter()
-    model = job.method.build(data.train)
-    result = fit(model, data, max_epochs=epochs, patience=patience, seed=seed, accelerator="cpu")
+    model = job.build(data.train, context)
+    result = context.fit(model, data)
     train_time = time.perf_counter() - start
-    scores = evaluate(result.model, data.test)
-    example = {k: v[:64] for k, v in data.test.modalities.items()}
+    outputs = predict_outputs(result.model, data.test)
+    test = data.test.batch()
+    cost = model_cost(result.model, test.inputs, test.mask)
     row = {
         "method": job.name,
-        "family": job.method.family,
-        "seed": seed,
-        "accuracy": scores["accuracy"],
-        "macro_f1": scores["macro_f1"],
-        "parameters": count_parameters(result.model),
-        "flops": complexity(result.model, example, repeats=1)["flops_per_sample"],
+        "family": job.family,
+        "seed": context.seed,
+        **score(data.test.task, outputs, data.test.targets, sentiment=sentiment),
+        "parameters": cost.trainable_parameters,
+        "flops": cost.flops_per_sample,
         "train_time_s": train_time,
         "epochs": result.epochs,
-        "latency_ms": latency_ms(result.model, data.test),
+        "best_epoch": result.best_epoch,
+        "monitor": result.monitor,
+        "latency_ms": cost.latency_ms_per_sample,
     }
-    return row, result.model
+    return row, result.model, outputs
 
 
-def _file_name(method: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", method)
+COSTS = ("parameters", "flops", "train_time_s", "latency_ms")
 
 
-def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate runs per method: mean and standard deviation of accuracy over seeds, means of the
-    rest. Sorted by mean accuracy, best first."""
+def leaderboard(
+    runs: pd.DataFrame,
+    metric: Metric,
+    metrics: Sequence[str] = (),
+    tests: Significance | None = None,
+) -> pd.DataFrame:
+    """One row per method: the mean over seeds of each metric in ``metrics`` and of ``metric``
+    (with its sample standard deviation), the means of the costs, and with ``tests`` the 95%
+    interval of the mean, the p-value against the best method and whether it is tied with it.
+    Sorted by ``metric``, best first (by its direction)."""
     grouped = runs.groupby("method", sort=False)
-    table = pd.DataFrame(
-        {
-            "family": grouped["family"].first(),
-            "accuracy_mean": grouped["accuracy"].mean(),
-            "accuracy_std": grouped["accuracy"].std(ddof=1).fillna(0.0),
-            "macro_f1_mean": grouped["macro_f1"].mean(),
-            "parameters": grouped["parameters"].first(),
-            "flops": grouped["flops"].mean(),
-            "train_time_s": grouped["train_time_s"].mean(),
-            "latency_ms": grouped["latency_ms"].mean(),
-            "seeds": grouped["seed"].count(),
-        }
-    )
-    table = table.sort_values("accuracy_mean", ascending=False, kind="stable")
+    name = metric.name
+    columns: dict[str, Any] = {
+        "family": grouped["family"].first(),
+        f"{name}_mean": grouped[name].mean(),
+        f"{name}_std": grouped[name].std(ddof=1).fillna(0.0),
+    }
+    for other in metrics:
+        if other != name and other in runs:
+            columns[f"{other}_mean"] = grouped[other].mean()
+    for cost in COSTS:
+        columns[cost] = grouped[cost].first() if cost == "parameters" else grouped[cost].mean()
+    columns["seeds"] = grouped["seed"].count()
+    table = pd.DataFrame(columns)
+    if tests is not None:
+        table["ci_low"] = pd.Series(tests.low)
+        table["ci_high"] = pd.Series(tests.high)
+        table["p_vs_best"] = pd.Series(tests.p_value)
+        table["tied_with_best"] = pd.Series(tests.tied)
+    table = table.sort_values(f"{name}_mean", ascending=not metric.higher_is_better, kind="stable")
     return table.reset_index()
+
+
+def _executor(config: BenchConfig) -> Any:
+    if config.backend == "ray":
+        import_ray()
+        return run_ray
+    return run_processes if config.workers > 1 else run_serial
 
 
 def run_benchmark(
     dataset: MultimodalDataset,
-    methods: str | Sequence[str] = "all",
-    seeds: int = 3,
-    epochs: int = 100,
-    patience: int = 10,
-    progress: bool = True,
-    modalities: Sequence[str] | None = None,
-    output: str | Path | None = None,
-    resume: bool = False,
-    analyse_models: bool = True,
+    config: BenchConfig | None = None,
+    folder: ResultsFolder | None = None,
+    **settings: Any,
 ) -> BenchResult:
-    """Train and test every method on ``dataset`` for seeds 0..seeds-1.
+    """Train and test every method of ``config`` on ``dataset`` for seeds 0..seeds-1.
 
     Seed s draws the stratified 70/15/15 split, or the validation part of a data set's own
     split (see ``split_dataset``), standardizes it on its training part and seeds the
     initialization and training of every method, so all methods see the same data per seed.
-    Training early-stops on validation loss; accuracy and macro-F1 are measured on the test part.
-    ``modalities`` restricts the data set to those modalities first.
+    Training early-stops on validation loss; the metrics of the data set's task are measured on
+    the test part, and the leaderboard is sorted by ``config.metric`` (the task's primary
+    metric by default) with 95% intervals and paired tests against the best method (see
+    :mod:`intermodal.bench.significance`).
 
-    With ``output``, each finished run is saved at once (``runs/``, and the seed-0 models in
-    ``models/``), so an interrupted benchmark can continue with ``resume=True``: runs already
-    saved are skipped. ``analyse_models`` runs the report's analyses on the seed-0 models
-    (see :func:`intermodal.bench.report.analyse`).
+    Args:
+        dataset: the data set (``config.modalities`` restricts it first).
+        config: the benchmark; ``settings`` are keyword overrides of its fields, e.g.
+            ``run_benchmark(data, methods="early,unimodal", seeds=1)``.
+        folder: where each finished run is saved at once (``runs/``, and the seed-0 models in
+            ``models/``). Without it, ``config.output`` opens one (with its overwrite and
+            resume policy); with neither, nothing is written.
+
+    With ``config.report``, the analysis suite runs on the seed-0 models (see
+    :mod:`intermodal.bench.analyses`).
     """
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
-    if modalities:
-        dataset = dataset.select(modalities)
-    jobs, skipped = resolve_methods(methods, dataset)
+    config = (config or BenchConfig()).with_(**settings)
+    if config.modalities:
+        dataset = dataset.select(config.modalities)
+    metric = config.metric_of(dataset.task)
+    analysis_settings = AnalysisSettings(metric=metric.name)
+    jobs, skipped = resolve_methods(list(config.methods), dataset)
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise ValueError(f"no requested method applies to {dataset.name} ({reasons})")
-    folder = Path(output) if output is not None else None
-    rows, models = [], {}
-    bar = tqdm(total=len(jobs) * seeds, disable=not progress, unit="run", dynamic_ncols=True)
+    execute = _executor(config)
+    if folder is None and config.output is not None:
+        folder = ResultsFolder(config.output, config.overwrite, config.resume)
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    outputs: dict[tuple[str, int], Tensor] = {}
+    models: dict[str, nn.Module] = {}
+    tasks = []
+    for seed in range(config.seeds):
+        for job in jobs:
+            saved = folder.finished(job.name, seed) if folder else None
+            if saved is None:
+                tasks.append(Task(job, config.context(seed), config.sentiment))
+                continue
+            rows[job.name, seed], outputs[job.name, seed] = saved
+            if seed == 0 and folder is not None:
+                models[job.name] = folder.load_model(job.name)
+    bar = tqdm(
+        total=len(jobs) * config.seeds,
+        initial=len(rows),
+        disable=not config.progress,
+        unit="run",
+        dynamic_ncols=True,
+    )
+
+    def show(labels: list[str]) -> None:
+        bar.set_description(", ".join(labels[:3]) + (" ..." if len(labels) > 3 else ""))
+
     try:
-        for seed in range(seeds):
-            splits = standardize(split_dataset(dataset, seed=seed))
-            for job in jobs:
-                bar.set_description(f"{job.name} seed {seed}")
-                saved_row = (
-                    folder / "runs" / f"{_file_name(job.name)}__seed{seed}.json" if folder else None
-                )
-                saved_model = folder / "models" / _file_name(job.name) if folder else None
-                if (
-                    resume
-                    and saved_row
-                    and saved_row.is_file()
-                    and (seed or (saved_model and saved_model.is_dir()))
-                ):
-                    rows.append(json.loads(saved_row.read_text()))
-                    if seed == 0 and saved_model is not None:
-                        models[job.name] = load_model(saved_model)
-                else:
-                    row, model = run_job(job, splits, seed, epochs, patience)
-                    rows.append(row)
-                    if seed == 0:
-                        models[job.name] = model
-                        if saved_model is not None:
-                            save_model(model, saved_model, overwrite=True)
-                    if saved_row is not None:
-                        write_text_atomic(saved_row, json.dumps(row))
-                bar.update()
+        finished = execute(
+            dataset, tasks, workers=config.workers, threads=config.context().threads, running=show
+        )
+        for task, row, model, test_outputs in finished:
+            key = (task.job.name, task.context.seed)
+            rows[key], outputs[key] = row, test_outputs
+            if folder is not None:
+                folder.save_run(row, test_outputs)
+            if task.context.seed == 0:
+                models[task.job.name] = model
+                if folder is not None:
+                    folder.save_model(task.job.name, model)
+            bar.update()
     finally:
         bar.close()
-    runs = pd.DataFrame(rows)
-    config = {
-        "methods": [job.name for job in jobs],
-        "modalities": dataset.modality_names,
-        "seeds": seeds,
-        "epochs": epochs,
-        "patience": patience,
-    }
+    order = [(job.name, seed) for seed in range(config.seeds) for job in jobs]
+    runs = pd.DataFrame([rows[key] for key in order])
+    test_splits = [standardize(split_dataset(dataset, seed=s)).test for s in range(config.seeds)]
+    tests = significance(
+        {job.name: [outputs[job.name, s] for s in range(config.seeds)] for job in jobs},
+        [part.targets for part in test_splits],
+        metric,
+    )
+    shown = [*METRICS[dataset.task], *(SENTIMENT if config.sentiment else ())]
+    board = leaderboard(runs, metric, shown, tests)
     analysis = None
-    if analyse_models:
-        if progress:
+    if config.report:
+        if config.progress:
             print("analysing the seed-0 models for the report ...", file=sys.stderr)
-        analysis = analyse(standardize(split_dataset(dataset, seed=0)), models)
-    return BenchResult(dataset.name, runs, leaderboard(runs), skipped, config, analysis)
+        first = runs[runs["seed"] == 0].set_index("method")[metric.name]
+        inputs = AnalysisInput(
+            data=dataset,
+            test=test_splits[0],
+            models=models,
+            families={job.name: job.family for job in jobs},
+            scores={name: float(first[name]) for name in models},
+            higher_is_better=metric.higher_is_better,
+        )
+        analysis = run_analyses(inputs, analysis_settings)
+    return BenchResult(
+        dataset.name,
+        runs,
+        board,
+        skipped,
+        {
+            **config.as_dict(),
+            "task": dataset.task,
+            "metric": metric.name,
+            "higher_is_better": metric.higher_is_better,
+            "metrics": shown,
+            "intervals": tests.method,
+            "methods": [job.name for job in jobs],
+            "modalities": dataset.modality_names,
+        },
+        analysis,
+        models,
+        analysis_settings,
+    )
+
+
+def describe_scores(config: dict[str, Any]) -> str:
+    """One sentence on what the leaderboard shows."""
+    direction = "higher" if config.get("higher_is_better", True) else "lower"
+    return (
+        f"{config.get('task', 'classification')} on the test split, {config.get('seeds')} seeds; "
+        f"sorted by {config.get('metric')} ({direction} is better; mean over seeds, std the "
+        f"sample standard deviation); 95% intervals and the paired test against the best "
+        f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05."
+    )
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -212,33 +275,37 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_results(result: BenchResult, directory: Path, report: bool = True) -> None:
+def save_results(
+    result: BenchResult, folder: ResultsFolder | str | Path, report: bool = True
+) -> ResultsFolder:
     """Write ``results.csv`` (one row per run), ``results.json``, ``summary.md``, the analyses
-    (``analysis.json``) and, with ``report``, ``report.html`` and ``figures/``; each file
-    atomically."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(directory / "results.csv", result.runs.to_csv(index=False))
-    document = {
-        "dataset": result.dataset,
-        "config": result.config,
-        "leaderboard": result.leaderboard.to_dict(orient="records"),
-        "runs": result.runs.to_dict(orient="records"),
-        "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
-    }
-    write_text_atomic(directory / "results.json", json.dumps(document, indent=2))
+    (``analysis.json``) and, with ``report``, ``report.html`` and ``figures/`` into the results
+    folder (a path opens one that must be new or hold the same benchmark's runs)."""
+    from intermodal.bench.report import write_report
+
+    if not isinstance(folder, ResultsFolder):
+        folder = ResultsFolder(folder, resume=True)
+    folder.write_text("results.csv", result.runs.to_csv(index=False))
+    folder.write_json(
+        "results.json",
+        {
+            "dataset": result.dataset,
+            "config": result.config,
+            "leaderboard": result.leaderboard.to_dict(orient="records"),
+            "runs": result.runs.to_dict(orient="records"),
+            "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
+        },
+    )
     summary = [
         f"# Benchmark on {result.dataset}\n",
-        f"Seeds: {result.config.get('seeds')}; accuracy and macro-F1 on the test split "
-        "(mean over seeds; std is the sample standard deviation).\n",
+        describe_scores(result.config) + "\n",
         markdown_table(result.leaderboard),
     ]
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
-    write_text_atomic(directory / "summary.md", "\n".join(summary))
+    folder.write_text("summary.md", "\n".join(summary))
     if result.analysis is not None:
-        write_text_atomic(
-            directory / "analysis.json", json.dumps(result.analysis, indent=2, default=float)
-        )
+        folder.write_json("analysis.json", to_json(result.analysis, result.analysis_settings))
     if report:
-        write_report(directory)
+        write_report(folder)
+    return folder

@@ -1,4 +1,5 @@
-"""Cross-modal transfer and the disentanglement check of fission models."""
+"""Cross-modal transfer through a bimodal autoencoder and the disentanglement check of a
+factorized model (the ``transfer`` and ``fission`` commands)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from intermodal.analysis import probe_accuracy
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.encoders import default_encoder
+from intermodal.errors import UnknownNameError
 from intermodal.fission import BimodalAutoencoder, FactorizedModel
-from intermodal.training import fit
+from intermodal.training import RunContext, seed_everything
 
 FEATURE_DIM = 64
 
@@ -69,8 +71,7 @@ def cross_modal_transfer(
     dataset: MultimodalDataset,
     train_modality: str,
     test_modality: str,
-    epochs: int = 60,
-    seed: int = 0,
+    context: RunContext | None = None,
 ) -> dict[str, float]:
     """Cross-modal transfer, "hearing to see" (Ngiam et al. 2011).
 
@@ -83,16 +84,16 @@ def cross_modal_transfer(
         ``transfer_accuracy``; ``train_modality_accuracy`` and ``test_modality_accuracy`` (each
         modality's codes, classifier trained and tested on the same modality); ``chance``.
     """
-    splits = _prepare(dataset, seed)
+    context = context or RunContext(max_epochs=60)
+    splits = _prepare(dataset, context.seed)
     for modality in (train_modality, test_modality):
         if modality not in splits.train.modality_names:
-            raise KeyError(
+            raise UnknownNameError(
                 f"unknown modality {modality!r}; the data set has {splits.train.modality_names}"
             )
-    torch.manual_seed(seed)
+    seed_everything(context.seed)
     model = build_autoencoder(splits.train)
-    fit(model, splits, max_epochs=epochs, patience=10, seed=seed, accelerator="cpu")
-    model.eval()
+    context.fit(model, splits)
     train, test = splits.train, splits.test
 
     @torch.no_grad()
@@ -121,18 +122,18 @@ def cross_modal_transfer(
 
 
 def disentanglement(
-    dataset: MultimodalDataset, nuisance: str = "speaker", epochs: int = 60, seed: int = 0
+    dataset: MultimodalDataset, nuisance: str = "speaker", context: RunContext | None = None
 ) -> list[dict[str, Any]]:
     """Linear probes of each representation of a trained MFM (``FactorizedModel``): how well the
     shared factor (from both modalities, and from each alone) and each private factor predict
     the class and the ``nuisance`` metadata column (e.g. the speaker), on the test split."""
-    splits = _prepare(dataset, seed)
+    context = context or RunContext(max_epochs=60)
+    splits = _prepare(dataset, context.seed)
     if nuisance not in splits.train.metadata:
-        raise KeyError(f"the data set has no metadata column {nuisance!r}")
-    torch.manual_seed(seed)
+        raise UnknownNameError(f"the data set has no metadata column {nuisance!r}")
+    seed_everything(context.seed)
     model = build_factorized(splits.train)
-    fit(model, splits, max_epochs=epochs, patience=10, seed=seed, accelerator="cpu")
-    model.eval()
+    context.fit(model, splits)
     names = np.unique(
         np.concatenate([splits.train.metadata[nuisance], splits.test.metadata[nuisance]])
     )

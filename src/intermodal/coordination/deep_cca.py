@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from intermodal.models.two_tower import paired
 from intermodal.saving import register_module
 
 
@@ -81,16 +82,19 @@ class DCCALoss(nn.Module):
         super().__init__()
         self.r1, self.r2, self.top_k, self.float64 = r1, r2, top_k, float64
 
-    def forward(self, h1: Tensor, h2: Tensor) -> CorrelationResult:
-        return dcca_loss(h1, h2, self.r1, self.r2, self.top_k, self.float64)
+    def forward(self, h1: Tensor, h2: Tensor) -> Tensor:
+        """The loss (minus the total correlation); :func:`dcca_loss` also gives the
+        correlations."""
+        return dcca_loss(h1, h2, self.r1, self.r2, self.top_k, self.float64).loss
 
 
 @register_module
 class DCCA(nn.Module):
     """Deep CCA: two encoders trained so that their outputs are maximally correlated.
 
-    ``forward(inputs)`` returns both views' embeddings; ``training_loss(batch)`` is the DCCA loss
-    on a batch, which is what ``intermodal.training.fit`` minimizes.
+    ``forward(inputs)`` returns both views' embeddings; ``training_loss(inputs, target, mask)``
+    is the DCCA loss on a batch, which is what ``intermodal.training.fit`` minimizes (and, being
+    deterministic in evaluation mode, monitors). Pairs with an absent side are left out.
 
     Shape:
         ``{a: (B, ...), b: (B, ...)} -> ((B, o), (B, o))``
@@ -118,8 +122,17 @@ class DCCA(nn.Module):
         a, b = self.modalities
         return self.encoders[a](inputs[a]), self.encoders[b](inputs[b])
 
-    def training_loss(self, inputs: dict[str, Tensor], target: Tensor) -> Tensor:
-        return self.loss(*self(inputs)).loss
+    validation_objective = "the DCCA loss on validation pairs"
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.loss(*self(paired(inputs, self.modalities, mask)))
+
+    def validation_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.training_loss(inputs, target, mask)
 
 
 @register_module
@@ -141,10 +154,15 @@ class DCCAE(DCCA):
         self.decoders = nn.ModuleDict(dict(decoders))
         self.reconstruction_weight = reconstruction_weight
 
-    def training_loss(self, inputs: dict[str, Tensor], target: Tensor) -> Tensor:
+    validation_objective = "the DCCAE loss (correlation and reconstruction) on validation pairs"
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         a, b = self.modalities
+        inputs = paired(inputs, self.modalities, mask)
         h_a, h_b = self(inputs)
         reconstruction = F.mse_loss(self.decoders[a](h_a), inputs[a]) + F.mse_loss(
             self.decoders[b](h_b), inputs[b]
         )
-        return self.loss(h_a, h_b).loss + self.reconstruction_weight * reconstruction
+        return self.loss(h_a, h_b) + self.reconstruction_weight * reconstruction

@@ -1,4 +1,5 @@
-"""The multimodal data model: named modalities with N rows each, class targets, presence masks."""
+"""The multimodal data model: named modalities with N rows each, targets of a task (classes,
+labels or values) and presence masks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-KINDS = {"vector": (1,), "sequence": (2,), "image": (3,), "audio": (1, 2)}
+from intermodal.data.text import encode_texts
+from intermodal.errors import UnknownNameError
+
+KINDS = {"vector": (1,), "sequence": (2,), "image": (3,), "audio": (1, 2), "text": (1,)}
 """Modality kinds and the number of dimensions of one sample of each.
 
-vector: (D,); sequence: (T, D); image: (C, H, W); audio: (T,) or (C, T) raw waveform.
+vector: (D,); sequence: (T, D); image: (C, H, W); audio: (T,) or (C, T) raw waveform;
+text: (L,) the UTF-8 bytes of a string, zero-padded (uint8; see :mod:`intermodal.data.text`).
 """
 
 _DEFAULT_KIND = {1: "vector", 2: "sequence", 3: "image"}
@@ -32,12 +37,24 @@ class Sample(NamedTuple):
 class Batch(NamedTuple):
     """A batch of B samples.
 
-    ``inputs[m]``: ``(B, *shape_m)`` float32; ``target``: ``(B,)`` int64; ``mask[m]``: ``(B,)``.
+    ``inputs[m]``: ``(B, *shape_m)`` float32; ``target``: ``(B,)`` int64 class indices,
+    ``(B, K)`` float32 0/1 labels or ``(B,)`` / ``(B, T)`` float32 values; ``mask[m]``: ``(B,)``.
     """
 
     inputs: dict[str, Tensor]
     target: Tensor
     mask: dict[str, Tensor]
+
+
+def _holds_strings(values: object) -> bool:
+    """True for a sequence or array of Python strings (a text column)."""
+    if isinstance(values, Tensor):
+        return False
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "UO" and values.size > 0 and isinstance(values.flat[0], str)
+    if isinstance(values, Sequence) and not isinstance(values, str | bytes) and len(values) > 0:
+        return isinstance(values[0], str)
+    return hasattr(values, "dtype") and str(getattr(values, "dtype", "")) in ("object", "string")
 
 
 def _as_tensor(values: ArrayLike, what: str) -> Tensor:
@@ -54,40 +71,108 @@ def _as_tensor(values: ArrayLike, what: str) -> Tensor:
     return tensor
 
 
-def encode_labels(targets: ArrayLike) -> tuple[Tensor, list[int]]:
-    """Check that ``targets`` (N,) are integer labels; return indices 0..K-1 and the labels."""
+TASKS = ("classification", "multilabel", "regression")
+"""Learning tasks: ``classification`` (one integer label per sample), ``multilabel`` (a (N, K)
+binary matrix of labels) and ``regression`` (float targets (N,) or (N, T))."""
+
+
+def _integral(array: np.ndarray) -> bool:
+    return array.dtype.kind in "iu" or bool(np.all(array == np.round(array)))
+
+
+def infer_task(targets: ArrayLike) -> str:
+    """The task that ``targets`` suggest: integers (N,) -> classification; a (N, K) matrix of
+    0/1 -> multilabel; other numbers -> regression. Integer-valued scores (ratings 1..5) read as
+    classes: pass ``task="regression"`` to treat them as values."""
     array = targets.detach().cpu().numpy() if isinstance(targets, Tensor) else np.asarray(targets)
-    if array.ndim != 1:
-        raise ValueError(f"targets must have shape (N,), got {array.shape}")
-    if array.size == 0:
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim == 2 and array.size and np.isin(array, (0, 1)).all():
+        return "multilabel"
+    if array.ndim == 1 and array.dtype.kind in "iuf" and array.size:
+        finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+        return "classification" if _integral(finite) else "regression"
+    return "regression"
+
+
+def encode_targets(targets: ArrayLike, task: str | None = None) -> tuple[Tensor, list[int], str]:
+    """Check ``targets`` for ``task`` (inferred when None, see :func:`infer_task`).
+
+    Returns:
+        ``(targets, classes, task)``: classification gives indices 0..K-1 (int64) and the
+        original labels; multilabel the (N, K) 0/1 matrix (float32) and label indices 0..K-1;
+        regression the values (float32, (N,) or (N, T)) and no classes.
+    """
+    array = targets.detach().cpu().numpy() if isinstance(targets, Tensor) else np.asarray(targets)
+    if array.size == 0 or array.ndim == 0:
         raise ValueError("the data set is empty: targets have no rows")
-    if array.dtype.kind == "b" or array.dtype.kind not in "iuf":
+    if array.ndim > 2:
+        raise ValueError(f"targets must have shape (N,) or (N, K), got {array.shape}")
+    if array.dtype.kind not in "biuf":
         raise ValueError(
-            f"targets must be integer class labels, got dtype {array.dtype}; "
-            "map string or boolean labels to integers first"
+            f"targets must be numbers, got dtype {array.dtype}; map string labels to integers "
+            "first (e.g. with pandas.factorize)"
         )
-    if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)):
-            raise ValueError("targets contain NaN or infinite values")
-        if not np.all(array == np.round(array)):
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        row = int(np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).any(axis=1))[0])
+        raise ValueError(
+            f"targets contain NaN or infinite values (first in row {row}); drop those samples or "
+            "impute the targets"
+        )
+    task = task or infer_task(array)
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
+    if array.ndim == 2 and array.shape[1] == 1 and task != "multilabel":
+        array = array[:, 0]
+    if task == "classification":
+        if array.ndim != 1:
+            raise ValueError(
+                f"classification targets must have shape (N,), got {array.shape}; a (N, K) "
+                "matrix of 0/1 labels is task='multilabel'"
+            )
+        if array.dtype.kind == "b":
+            array = array.astype(np.int64)
+        if not _integral(array):
             bad = array[array != np.round(array)][:3].tolist()
             raise ValueError(
-                f"targets must be integer class labels, got non-integer values such as {bad}; "
-                "this library trains classifiers (discretize a continuous target first)"
+                f"classification targets must be integer class labels, got values such as {bad}; "
+                "pass task='regression' for a continuous target, or discretize it"
             )
-    classes, indices = np.unique(array.astype(np.int64), return_inverse=True)
-    return torch.from_numpy(indices.astype(np.int64)), [int(c) for c in classes]
+        classes, indices = np.unique(array.astype(np.int64), return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"classification needs at least two classes; the targets hold only class "
+                f"{int(classes[0])}"
+            )
+        return torch.from_numpy(indices.astype(np.int64)), [int(c) for c in classes], task
+    if task == "multilabel":
+        if array.ndim != 2:
+            raise ValueError(
+                f"multilabel targets must be a (N, K) matrix of 0/1, got shape {array.shape}"
+            )
+        if not np.isin(array, (0, 1)).all():
+            raise ValueError(
+                "multilabel targets must hold only 0 and 1 (1 where a sample has the label)"
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        return tensor, list(range(array.shape[1])), task
+    if array.dtype.kind == "b":
+        raise ValueError("regression targets must be numbers, got booleans")
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), [], task
 
 
 class MultimodalDataset(Dataset[Sample]):
-    """Named modalities with N rows each, integer class targets and optional presence masks.
+    """Named modalities with N rows each, the targets of a task and optional presence masks.
 
     Args:
         modalities: modality name -> array or tensor of shape ``(N, *shape)``. Floating values are
             stored as float32; they must be finite (fill a missing modality with zeros and mark it
             in ``masks``).
-        targets: ``(N,)`` integer class labels, any integers; they are encoded as 0..K-1 and the
-            original labels are kept in ``classes``.
+        targets: ``(N,)`` integer class labels (any integers; encoded as 0..K-1, the original
+            labels kept in ``classes``), a ``(N, K)`` 0/1 matrix of labels, or float values
+            ``(N,)`` / ``(N, T)``, as ``task`` says.
+        task: ``classification``, ``multilabel`` or ``regression``; inferred from the targets
+            when not given (see :func:`infer_task`).
         masks: optional modality name -> ``(N,)`` bool, True where the modality is present.
             Modalities without a mask are present in every sample.
         kinds: optional modality name -> one of ``vector`` (D,), ``sequence`` (T, D),
@@ -96,7 +181,10 @@ class MultimodalDataset(Dataset[Sample]):
         metadata: optional per-sample columns (name -> ``(N,)``), e.g. a speaker id, carried along
             by ``subset``.
         name: a name for reports.
-        classes: the original labels when ``targets`` are already encoded (used internally).
+        classes: the original labels when ``targets`` are already encoded (used internally,
+            with ``task``).
+
+    Every sample needs at least one modality present.
 
     Indexing gives a :class:`Sample`; :func:`collate` (or a ``DataLoader`` with this data set)
     gives a :class:`Batch`.
@@ -111,15 +199,17 @@ class MultimodalDataset(Dataset[Sample]):
         metadata: Mapping[str, ArrayLike] | None = None,
         name: str = "custom",
         classes: Sequence[int] | None = None,
+        task: str | None = None,
     ) -> None:
         if not isinstance(modalities, Mapping) or len(modalities) == 0:
             raise ValueError("modalities must be a non-empty dict from modality name to array")
         self.name = name
-        if classes is None:
-            self.targets, self.classes = encode_labels(targets)
+        if classes is None or task is None:
+            self.targets, self.classes, self.task = encode_targets(targets, task)
         else:
-            self.targets = _as_tensor(targets, "targets").long()
-            self.classes = list(classes)
+            tensor = _as_tensor(targets, "targets")
+            self.targets = tensor.long() if task == "classification" else tensor.float()
+            self.classes, self.task = list(classes), task
         n = len(self.targets)
 
         self.modalities: dict[str, Tensor] = {}
@@ -127,6 +217,26 @@ class MultimodalDataset(Dataset[Sample]):
         for key in sorted(modalities):
             if not isinstance(key, str) or not key:
                 raise ValueError(f"modality names must be non-empty strings, got {key!r}")
+            given_kind = (kinds or {}).get(key)
+            if given_kind == "text" or _holds_strings(modalities[key]):
+                if given_kind not in (None, "text"):
+                    raise ValueError(
+                        f"modality {key!r} holds strings: its kind is 'text', not {given_kind!r}"
+                    )
+                raw = modalities[key]
+                values = raw if isinstance(raw, Tensor) else encode_texts(raw, f"modality {key!r}")
+                if values.dtype != torch.uint8 or values.ndim != 2:
+                    raise ValueError(
+                        f"text modality {key!r} must be strings or a (N, L) uint8 tensor of "
+                        "UTF-8 bytes (see intermodal.data.text.encode_texts)"
+                    )
+                if len(values) != n:
+                    raise ValueError(
+                        f"modality {key!r} has {len(values)} rows but there are {n} targets; "
+                        "every modality needs one row per sample"
+                    )
+                self.modalities[key], self.kinds[key] = values.detach().cpu(), "text"
+                continue
             values = _as_tensor(modalities[key], f"modality {key!r}")
             if values.ndim < 2:
                 raise ValueError(
@@ -180,6 +290,13 @@ class MultimodalDataset(Dataset[Sample]):
             self.masks[key] = mask.bool()
         if masks:
             self._check_names(masks, "masks")
+            none = ~torch.stack(list(self.masks.values())).any(dim=0)
+            if none.any():
+                rows = none.nonzero().flatten()[:5].tolist()
+                raise ValueError(
+                    f"{int(none.sum())} samples have every modality absent (rows {rows}); "
+                    "drop them: a model has nothing to predict them from"
+                )
 
         self.metadata: dict[str, np.ndarray] = {}
         for key, column in (metadata or {}).items():
@@ -191,7 +308,7 @@ class MultimodalDataset(Dataset[Sample]):
     def _check_names(self, names: Iterable[str], what: str) -> None:
         unknown = sorted(set(names) - set(self.modalities))
         if unknown:
-            raise KeyError(
+            raise UnknownNameError(
                 f"{what} names unknown modalities {unknown}; "
                 f"the modalities are {self.modality_names}"
             )
@@ -209,6 +326,16 @@ class MultimodalDataset(Dataset[Sample]):
 
     @property
     def n_classes(self) -> int:
+        """Classes (classification) or labels (multilabel)."""
+        if self.task == "regression":
+            raise ValueError(f"{self.name} is a regression data set: it has no classes")
+        return len(self.classes)
+
+    @property
+    def output_dim(self) -> int:
+        """Outputs of a model of this data set: K classes, K labels or T target values."""
+        if self.task == "regression":
+            return 1 if self.targets.ndim == 1 else int(self.targets.shape[1])
         return len(self.classes)
 
     def __len__(self) -> int:
@@ -251,6 +378,7 @@ class MultimodalDataset(Dataset[Sample]):
             },
             name=self.name,
             classes=self.classes,
+            task=self.task,
         )
 
     def subset(self, indices: Sequence[int] | np.ndarray | Tensor) -> MultimodalDataset:
@@ -275,9 +403,52 @@ class MultimodalDataset(Dataset[Sample]):
         self._check_names(modalities, "with_modalities")
         return self._replace({**self.modalities, **modalities})
 
+    def with_targets(self, targets: Tensor) -> MultimodalDataset:
+        """A data set with the same samples and task and new targets of the same shape (e.g.
+        standardized regression targets)."""
+        if tuple(targets.shape) != tuple(self.targets.shape):
+            raise ValueError(
+                f"new targets must have shape {tuple(self.targets.shape)}, got "
+                f"{tuple(targets.shape)}"
+            )
+        return MultimodalDataset(
+            self.modalities,
+            targets,
+            masks=self.masks,
+            kinds=self.kinds,
+            metadata=self.metadata,
+            name=self.name,
+            classes=self.classes,
+            task=self.task,
+        )
+
+    def with_masks(self, masks: Mapping[str, Tensor]) -> MultimodalDataset:
+        """A data set with the given presence masks (``(N,)`` bool per modality); the values of
+        a modality where it becomes absent are zeroed, so nothing absent leaks into a model."""
+        self._check_names(masks, "with_masks")
+        merged = {
+            **self.masks,
+            **{k: torch.as_tensor(v, dtype=torch.bool) for k, v in masks.items()},
+        }
+        values = {
+            key: torch.where(merged[key].reshape(-1, *[1] * (x.ndim - 1)), x, x.new_zeros(()))
+            for key, x in self.modalities.items()
+        }
+        return MultimodalDataset(
+            values,
+            self.targets,
+            masks=merged,
+            kinds=self.kinds,
+            metadata=self.metadata,
+            name=self.name,
+            classes=self.classes,
+            task=self.task,
+        )
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {self.kinds[k]} {self.shapes[k]}" for k in self.modality_names)
-        return f"MultimodalDataset({self.name!r}, N={len(self)}, classes={self.n_classes}, {parts})"
+        outputs = f"classes={self.output_dim}" if self.task == "classification" else self.task
+        return f"MultimodalDataset({self.name!r}, N={len(self)}, {outputs}, {parts})"
 
 
 def collate(samples: Sequence[Sample] | Batch) -> Batch:

@@ -12,6 +12,7 @@ from importlib import resources
 import numpy as np
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.errors import UnknownNameError
 
 MFEAT_VIEWS = {
     "fou": "76 Fourier coefficients of the character shapes",
@@ -33,7 +34,9 @@ def load_mfeat(views: Sequence[str] | None = None) -> MultimodalDataset:
     chosen = list(MFEAT_VIEWS) if views is None else list(views)
     unknown = sorted(set(chosen) - set(MFEAT_VIEWS))
     if unknown or not chosen:
-        raise KeyError(f"unknown mfeat views {unknown or chosen}; choose from {list(MFEAT_VIEWS)}")
+        raise UnknownNameError(
+            f"unknown mfeat views {unknown or chosen}; choose from {list(MFEAT_VIEWS)}"
+        )
     source = resources.files("intermodal.data").joinpath("files/mfeat.npz")
     with source.open("rb") as handle, np.load(handle) as archive:
         modalities = {view: archive[view].astype(np.float32) for view in chosen}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from intermodal.data.dataset import ArrayLike, MultimodalDataset
+from intermodal.errors import UnknownNameError
 
 
 def from_arrays(
@@ -52,7 +53,7 @@ def from_dataframe(
     )
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
-        raise KeyError(
+        raise UnknownNameError(
             f"columns {missing} are not in the data frame (it has {list(frame.columns)[:20]})"
         )
     arrays = {}
@@ -140,7 +141,7 @@ def read_image_folder(
     frame = pd.read_csv(csv_path)
     for column in (image_column, target):
         if column not in frame.columns:
-            raise KeyError(f"{csv_path} has no column {column!r}")
+            raise UnknownNameError(f"{csv_path} has no column {column!r}")
     root = Path(image_root) if image_root else Path(csv_path).parent
     images = []
     for relative in frame[image_column]:

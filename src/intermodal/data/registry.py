@@ -13,6 +13,7 @@ from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.mfeat import load_mfeat
 from intermodal.data.readers import read_path
 from intermodal.data.synthetic import INTERACTIONS, make_interaction_dataset
+from intermodal.errors import UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def load_dataset(
         return DATASETS[name].loader(None if root is None else str(root))
     if os.path.exists(name):
         return read_path(name, trust_pickle)
-    raise KeyError(
+    raise UnknownNameError(
         f"unknown data set {name!r}: neither a registered name {sorted(DATASETS)} nor a path"
     )
 

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.errors import UnknownNameError
 
 
 class DataSplits(NamedTuple):
@@ -19,27 +20,50 @@ class DataSplits(NamedTuple):
     test: MultimodalDataset
 
 
+STRATA = 10
+"""Quantile bins of a regression target that a split keeps in proportion."""
+
+
+def strata(dataset: MultimodalDataset, bins: int = STRATA) -> np.ndarray:
+    """The groups a split keeps in proportion: the class (classification); a quantile bin of the
+    target, of its first column for several targets (regression); one group (multilabel: a
+    simple random split)."""
+    if dataset.task == "classification":
+        return dataset.targets.numpy()
+    if dataset.task == "multilabel":
+        return np.zeros(len(dataset), dtype=np.int64)
+    values = dataset.targets.numpy().reshape(len(dataset), -1)[:, 0]
+    bins = max(1, min(bins, len(dataset) // 10))
+    edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.searchsorted(edges, values, side="right")
+
+
 def _stratified_parts(
     dataset: MultimodalDataset, fractions: tuple[float, ...], seed: int
 ) -> list[np.ndarray]:
-    """Per class, shuffle with ``seed`` and give ``round(n_c * f)`` samples (at least one) to each
-    fraction f in turn; the rest comes first in the result."""
+    """Per stratum (see :func:`strata`), shuffle with ``seed`` and give ``round(n_c * f)``
+    samples (at least one) to each fraction f in turn; the rest comes first in the result."""
     for size in fractions:
         if not 0.0 < size < 1.0:
             raise ValueError(f"split sizes must be fractions in (0, 1), got {size}")
     if sum(fractions) >= 1.0:
         raise ValueError(f"split sizes must add up to less than 1, got {sum(fractions)}")
     rng = np.random.default_rng(seed)
-    targets = dataset.targets.numpy()
+    groups = strata(dataset)
     parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
-    for c in range(dataset.n_classes):
-        members = rng.permutation(np.flatnonzero(targets == c))
+    for group in np.unique(groups):
+        members = rng.permutation(np.flatnonzero(groups == group))
         counts = [max(1, round(len(members) * size)) for size in fractions]
         if len(members) < sum(counts) + 1:
+            what = (
+                f"class {dataset.classes[group]}"
+                if dataset.task == "classification"
+                else "the data set"
+            )
             raise ValueError(
-                f"class {dataset.classes[c]} has only {len(members)} samples, so a split with "
-                f"parts of {', '.join(map(str, fractions))} leaves a part without it; "
-                "collect more samples of that class or drop it"
+                f"{what} has only {len(members)} samples, so a split with parts of "
+                f"{', '.join(map(str, fractions))} leaves a part without it; collect more "
+                "samples or drop it"
             )
         start = 0
         for part, count in zip(parts[1:], counts, strict=True):
@@ -56,7 +80,8 @@ def stratified_split(
 
     Each class c with n_c samples gives ``round(n_c * test_size)`` samples to the test set and
     ``round(n_c * val_size)`` to the validation set (at least one each), the rest to training.
-    The same seed gives the same split.
+    Regression targets are stratified on 10 quantile bins (of the first target column); a
+    multi-label data set is split at random. The same seed gives the same split.
 
     Raises:
         ValueError: if a class has too few samples to appear in every part.
@@ -75,7 +100,7 @@ def holdout_split(
 
 _REDUCE_DIMS = {"vector": (0,), "sequence": (0, 1), "image": (0, 2, 3), "audio": None}
 """Dimensions pooled into one statistic: per feature (vector, sequence), per channel (image),
-one for the whole waveform (audio)."""
+one for the whole waveform (audio). Text is not standardized."""
 
 
 class Standardizer:
@@ -92,6 +117,8 @@ class Standardizer:
 
     def fit(self, dataset: MultimodalDataset) -> Standardizer:
         for key, values in dataset.modalities.items():
+            if dataset.kinds[key] == "text":
+                continue
             present = values[dataset.masks[key]]
             if len(present) == 0:
                 raise ValueError(f"modality {key!r} is absent in every training sample")
@@ -100,16 +127,19 @@ class Standardizer:
             std = present.double().std(dim=dims, keepdim=True, correction=0)
             std = torch.where(std > 1e-8 * (1 + mean.abs()), std, torch.ones_like(std))
             self.mean_[key], self.std_[key] = mean.float(), std.float()
+        self.fitted_ = True
         return self
 
     def transform(self, dataset: MultimodalDataset) -> MultimodalDataset:
-        if not self.mean_:
+        if not getattr(self, "fitted_", False):
             raise RuntimeError("call fit(training_data) before transform")
-        missing = sorted(set(dataset.modality_names) - set(self.mean_))
+        numeric = [k for k in dataset.modality_names if dataset.kinds[k] != "text"]
+        missing = sorted(set(numeric) - set(self.mean_))
         if missing:
-            raise KeyError(f"the standardizer was not fitted on modalities {missing}")
+            raise UnknownNameError(f"the standardizer was not fitted on modalities {missing}")
         scaled = {}
-        for key, values in dataset.modalities.items():
+        for key in numeric:
+            values = dataset.modalities[key]
             z = (values - self.mean_[key]) / self.std_[key]
             present = dataset.masks[key].reshape(-1, *[1] * (values.ndim - 1))
             scaled[key] = torch.where(present, z, torch.zeros_like(z))
@@ -126,8 +156,9 @@ def split_dataset(
     dataset: MultimodalDataset, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0
 ) -> DataSplits:
     """The data set's own split when its metadata has a ``split`` column (``train`` / ``test``,
-    optionally ``val``/``valid``), with a stratified validation part drawn from training when it
-    has none; otherwise :func:`stratified_split`."""
+    optionally ``val``/``valid``), with a validation part drawn from training when it has none:
+    whole groups when the metadata has a ``group`` column (see :func:`group_holdout`), else
+    stratified; otherwise :func:`stratified_split`."""
     if "split" not in dataset.metadata:
         return stratified_split(dataset, val_size, test_size, seed)
     split = np.asarray(dataset.metadata["split"]).astype(str)
@@ -141,6 +172,32 @@ def split_dataset(
     given_val = np.flatnonzero(np.isin(split, ["val", "valid"]))
     if len(given_val):
         val = dataset.subset(given_val)
+    elif "group" in train.metadata:
+        train, val = group_holdout(train, val_size, seed)
     else:
         train, val = holdout_split(train, val_size, seed)
     return DataSplits(train, val, dataset.subset(test))
+
+
+def group_holdout(
+    dataset: MultimodalDataset, size: float = 0.15, seed: int = 0
+) -> tuple[MultimodalDataset, MultimodalDataset]:
+    """``(rest, held_out)`` with whole groups (metadata ``group``, e.g. the video of an
+    utterance) on one side: groups are drawn in a seeded random order until the held-out part
+    has ``round(N * size)`` samples or more, so no group has samples on both sides."""
+    if not 0.0 < size < 1.0:
+        raise ValueError(f"the held-out size must be a fraction in (0, 1), got {size}")
+    groups = np.asarray(dataset.metadata["group"]).astype(str)
+    names = np.random.default_rng(seed).permutation(np.unique(groups))
+    if len(names) < 2:
+        raise ValueError("a split by group needs at least two groups")
+    held: list[str] = []
+    wanted, count = max(1, round(len(dataset) * size)), 0
+    sizes = {name: int(np.sum(groups == name)) for name in names}
+    for name in names[:-1]:
+        if count >= wanted:
+            break
+        held.append(name)
+        count += sizes[name]
+    out = np.isin(groups, held)
+    return dataset.subset(np.flatnonzero(~out)), dataset.subset(np.flatnonzero(out))

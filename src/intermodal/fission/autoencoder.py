@@ -11,6 +11,19 @@ from torch.nn import functional as F
 from intermodal.saving import register_module
 
 
+def absent(inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None) -> dict[str, Tensor]:
+    """``inputs`` with each modality zeroed in the samples where ``mask`` marks it absent."""
+    if mask is None:
+        return dict(inputs)
+    out = {}
+    for key, x in inputs.items():
+        present = mask.get(key)
+        out[key] = (
+            x if present is None else x * present.to(x.dtype).reshape(-1, *[1] * (x.ndim - 1))
+        )
+    return out
+
+
 def code_correlation(x: Tensor, y: Tensor, eps: float = 1e-6) -> Tensor:
     """Mean over units of the Pearson correlation over the batch of ``x`` and ``y`` (B, D)."""
     x, y = x - x.mean(0), y - y.mean(0)
@@ -71,20 +84,27 @@ class BimodalAutoencoder(nn.Module):
         self.noise, self.alignment_weight = noise, alignment_weight
         self.head = nn.Linear(shared_dim, n_classes) if n_classes else None
 
-    def shared(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """The shared code of (possibly zeroed) inputs."""
-        features = [self.encoders[m](inputs[m]) for m in self.modalities]
-        return self.to_shared(torch.cat(features, dim=1))
+    def shared(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The shared code ``(B, shared_dim)`` inferred from the modalities present: an absent
+        modality (``mask[m]`` False) enters as zeros, as in the augmented training data."""
+        return self.to_shared(torch.cat(self._features(absent(inputs, mask)), dim=1))
 
-    def reconstruct(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        code = self.shared(inputs)
+    def _features(self, inputs: Mapping[str, Tensor]) -> list[Tensor]:
+        return [self.encoders[m](inputs[m]) for m in self.modalities]
+
+    def reconstruct(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        code = self.shared(inputs, mask)
         return {m: self.decoders[m](code).reshape(inputs[m].shape) for m in self.modalities}
 
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         """Class logits (with a head) or the shared code."""
-        code = self.shared(inputs)
+        code = self.shared(inputs, mask)
         return self.head(code) if self.head is not None else code
 
     def augment(
@@ -98,24 +118,57 @@ class BimodalAutoencoder(nn.Module):
         for i, m in enumerate(self.modalities):
             keep = torch.ones(batch, dtype=inputs[m].dtype)
             keep[order[i * third : (i + 1) * third]] = 0.0
-            x = inputs[m] * keep.reshape(-1, *[1] * (inputs[m].ndim - 1))
+            x = inputs[m] * keep.to(inputs[m].device).reshape(-1, *[1] * (inputs[m].ndim - 1))
             if self.noise > 0:
-                x = x + self.noise * torch.randn(x.shape, generator=generator)
+                x = x + self.noise * torch.randn(x.shape, generator=generator).to(x.device)
             out[m] = x
         return out
 
-    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
-        augmented = self.augment(inputs)
-        code = self.shared(augmented)
+    def _loss(self, inputs: Mapping[str, Tensor], codes: list[Tensor], target: Tensor) -> Tensor:
+        """Reconstruction of the clean inputs from each code, plus the head's cross-entropy and
+        the alignment term."""
         loss = sum(
             F.mse_loss(self.decoders[m](code).reshape(inputs[m].shape), inputs[m])
+            for code in codes
             for m in self.modalities
-        )
+        ) / len(codes)
         if self.head is not None:
-            loss = loss + F.cross_entropy(self.head(code), target)
+            loss = loss + sum(F.cross_entropy(self.head(code), target) for code in codes) / len(
+                codes
+            )
         if self.alignment_weight > 0:
             a, b = self.modalities
             alone_a = self.shared({a: inputs[a], b: torch.zeros_like(inputs[b])})
             alone_b = self.shared({a: torch.zeros_like(inputs[a]), b: inputs[b]})
             loss = loss + self.alignment_weight * (1.0 - code_correlation(alone_a, alone_b))
         return torch.as_tensor(loss)
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The loss on randomly augmented inputs (a third without A, a third without B)."""
+        inputs = absent(inputs, mask)
+        return self._loss(inputs, [self.shared(self.augment(inputs))], target)
+
+    @property
+    def validation_objective(self) -> str:
+        if self.head is not None:
+            return "cross-entropy of the head on the shared code of both modalities (task loss)"
+        return "reconstruction from both, from A alone and from B alone, and alignment"
+
+    def validation_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """Deterministic: with a head, the task loss; without, the training loss averaged over
+        the three versions of every sample (both modalities, A alone, B alone) instead of a
+        random third each."""
+        if self.head is not None:
+            return F.cross_entropy(self(inputs, mask), target)
+        inputs = absent(inputs, mask)
+        a, b = self.modalities
+        versions = [
+            dict(inputs),
+            {a: inputs[a], b: torch.zeros_like(inputs[b])},
+            {a: torch.zeros_like(inputs[a]), b: inputs[b]},
+        ]
+        return self._loss(inputs, [self.shared(v) for v in versions], target)

@@ -80,16 +80,32 @@ class FactorizedModel(nn.Module):
         self.reconstruction_weight, self.prior_weight = reconstruction_weight, prior_weight
         self.alignment_weight = alignment_weight
 
-    def shared(self, inputs: Mapping[str, Tensor], present: list[str] | None = None) -> Tensor:
-        """The shared factor ``(B, shared_dim)``; with ``present``, from those modalities alone
-        (the encodings of the others are zeroed, as for an absent modality)."""
-        return self._shared({m: self.encoders[m](inputs[m]) for m in self.modalities}, present)
+    def shared(
+        self,
+        inputs: Mapping[str, Tensor],
+        present: list[str] | None = None,
+        mask: Mapping[str, Tensor] | None = None,
+    ) -> Tensor:
+        """The shared factor ``(B, shared_dim)`` inferred from the modalities that are present:
+        those in ``present`` (default all) and, per sample, where ``mask[m]`` is True. The
+        encodings of the others are zeroed, as for an absent modality."""
+        features = {m: self.encoders[m](inputs[m]) for m in self.modalities}
+        return self._shared(features, present, mask)
 
-    def _shared(self, features: Mapping[str, Tensor], present: list[str] | None = None) -> Tensor:
-        kept = [
-            f if present is None or m in present else torch.zeros_like(f)
-            for m, f in ((m, features[m]) for m in self.modalities)
-        ]
+    def _shared(
+        self,
+        features: Mapping[str, Tensor],
+        present: list[str] | None = None,
+        mask: Mapping[str, Tensor] | None = None,
+    ) -> Tensor:
+        kept = []
+        for m in self.modalities:
+            f = features[m]
+            if present is not None and m not in present:
+                f = torch.zeros_like(f)
+            elif mask is not None and m in mask:
+                f = f * mask[m].to(f.dtype).unsqueeze(1)
+            kept.append(f)
         return self.to_shared(torch.cat(kept, dim=1))
 
     def factors(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -101,11 +117,21 @@ class FactorizedModel(nn.Module):
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        return self.head(self.shared(inputs))
+        return self.head(self.shared(inputs, mask=mask))
 
-    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
+    validation_objective = "cross-entropy of the shared factor's head (the task loss)"
+
+    def validation_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The task term of the loss: deterministic, unlike the MMD against prior samples."""
+        return F.cross_entropy(self(inputs, mask), target)
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         features = {m: self.encoders[m](inputs[m]) for m in self.modalities}
-        shared = self._shared(features)
+        shared = self._shared(features, mask=mask)
         private = {
             m: self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities
         }
@@ -188,7 +214,17 @@ class SharedPrivateModel(nn.Module):
         codes = self.codes(inputs)
         return self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1))
 
-    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
+    validation_objective = "cross-entropy of the head (the task loss)"
+
+    def validation_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The task term of the loss, without the similarity and difference terms."""
+        return F.cross_entropy(self(inputs, mask), target)
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         codes = self.codes(inputs)
         loss = F.cross_entropy(
             self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1)), target

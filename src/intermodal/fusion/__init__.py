@@ -1,7 +1,9 @@
 """Fusion: one representation from several modalities. One file per method family.
 
-Every class is built as ``Cls(input_dims, output_dim, **options)`` and called on a modality dict
-of ``(B, d_m)`` features (some also take sequences), returning ``(B, output_dim)``.
+Every class is built as ``Cls(input_dims, output_dim, **options)`` and called as
+``fusion(features, mask=None)`` on a modality dict of ``(B, d_m)`` features (some also take
+sequences) and an optional presence mask ``{m: BoolTensor (B,)}``, returning ``(B, output_dim)``.
+Each class's ``absent`` attribute says what it does with an absent modality.
 """
 
 from intermodal.fusion.additive import AdditiveFusion
@@ -15,7 +17,7 @@ from intermodal.fusion.low_rank import LowRankFusion
 from intermodal.fusion.multiplicative import MultiplicativeFusion, MultiplicativeInteractions
 from intermodal.fusion.nonlinear import NonlinearFusion
 from intermodal.fusion.polynomial import PolynomialFusion
-from intermodal.fusion.search import FusionSearch
+from intermodal.fusion.product_of_experts import ProductOfExpertsFusion
 from intermodal.fusion.shift import ModalityShiftFusion
 from intermodal.fusion.tensor import TensorFusion
 from intermodal.fusion.very_early import VeryEarlyFusion
@@ -26,7 +28,6 @@ __all__ = [
     "ConcatFusion",
     "CrossModalAttentionFusion",
     "Fusion",
-    "FusionSearch",
     "GatedFusion",
     "LateFusion",
     "LowRankFusion",
@@ -35,6 +36,7 @@ __all__ = [
     "MultiplicativeInteractions",
     "NonlinearFusion",
     "PolynomialFusion",
+    "ProductOfExpertsFusion",
     "TensorFusion",
     "VeryEarlyFusion",
 ]

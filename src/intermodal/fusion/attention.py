@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from intermodal.fusion.base import Fusion
+from intermodal.fusion.base import Fusion, zero_where_absent
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
@@ -15,6 +16,11 @@ def pair_key(target: str, source: str) -> str:
     return f"{source}->{target}".replace(".", "_")
 
 
+@register_fusion(
+    "attention",
+    "cross-modal attention (MulT-style) over learned tokens per vector modality",
+    searchable=False,
+)
 @register_module
 class CrossModalAttentionFusion(Fusion):
     """Cross-modal attention between modality sequences (Tsai et al., ACL 2019, MulT,
@@ -27,10 +33,19 @@ class CrossModalAttentionFusion(Fusion):
     averages over its time steps, and the targets' results are concatenated and mapped
     linearly to ``output_dim``. One cross-modal attention layer, without MulT's residual,
     normalization and feed-forward blocks. Vectors ``(B, d)`` count as sequences of length 1.
+    The average over time steps is taken on the attention weights,
+    ``mean_t(softmax(...) V_b) = (mean_t softmax(...)) V_b``, so the per-step output is never
+    formed (``attend`` returns it).
+
+    With a presence mask, an absent modality's tokens are masked: a target receives zeros from
+    an absent source (in place of ``CM_{b->a}``), and an absent target contributes zeros to the
+    pooled vector; the output layer's bias remains.
 
     Shape:
-        ``{m: (B, T_m, d_m) or (B, d_m)} -> (B, output_dim)``
+        ``{m: (B, T_m, d_m) or (B, d_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "tokens masked: zeros from an absent source; an absent target pools to zeros"
 
     def __init__(
         self,
@@ -60,28 +75,59 @@ class CrossModalAttentionFusion(Fusion):
         batch, steps, _ = x.shape
         return x.reshape(batch, steps, self.num_heads, -1).transpose(1, 2)
 
-    def attend(self, target: str, source: str, x_t: Tensor, x_s: Tensor) -> Tensor:
-        """``CM_{source->target}``: ``(B, T_target, model_dim)``."""
+    def _weights_and_values(
+        self, target: str, source: str, x_t: Tensor, x_s: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``softmax(Q_a K_b^T / sqrt(d_h))`` ``(B, heads, T_a, T_b)`` and ``V_b``
+        ``(B, heads, T_b, d_h)``."""
         key = pair_key(target, source)
         q = self._heads(self.queries[key](x_t))
         k = self._heads(self.keys[key](x_s))
         v = self._heads(self.values[key](x_s))
-        weights = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1)
+        return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1), v
+
+    def attend(self, target: str, source: str, x_t: Tensor, x_s: Tensor) -> Tensor:
+        """``CM_{source->target}``: ``(B, T_target, model_dim)``."""
+        weights, v = self._weights_and_values(target, source, x_t, x_s)
         out = (weights @ v).transpose(1, 2)
         return out.reshape(x_t.shape[0], x_t.shape[1], self.model_dim)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+    def attend_pooled(self, target: str, source: str, x_t: Tensor, x_s: Tensor) -> Tensor:
+        """``CM_{source->target}`` averaged over the target's steps: ``(B, model_dim)``.
+
+        Computed as ``(mean_t softmax(...)) V``, equal to ``mean_t (softmax(...) V)`` but without
+        the per-step output; on the CPU it is the fastest form measured for short sequences
+        (faster than ``scaled_dot_product_attention`` followed by the mean, forward and backward).
+        """
+        weights, v = self._weights_and_values(target, source, x_t, x_s)
+        pooled = (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)  # (B, heads, d_h)
+        return pooled.reshape(x_t.shape[0], self.model_dim)
+
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         tensors = self.check(features, ndims=(2, 3))
+        present = self.check_mask(mask, tensors[0].shape[0], tensors[0].device)
         sequences = {
             key: x.unsqueeze(1) if x.ndim == 2 else x
             for key, x in zip(self.input_dims, tensors, strict=True)
         }
+        sequences = {
+            key: zero_where_absent(x, present[key]) if key in present else x
+            for key, x in sequences.items()
+        }
         pooled = []
         for target, x_t in sequences.items():
-            received = [
-                self.attend(target, source, x_t, x_s)
-                for source, x_s in sequences.items()
-                if source != target
-            ]
-            pooled.append(torch.cat(received, dim=-1).mean(dim=1))
+            received = []
+            for source, x_s in sequences.items():
+                if source == target:
+                    continue
+                pooled_source = self.attend_pooled(target, source, x_t, x_s)
+                if source in present:
+                    pooled_source = zero_where_absent(pooled_source, present[source])
+                received.append(pooled_source)
+            result = torch.cat(received, dim=-1)
+            if target in present:
+                result = zero_where_absent(result, present[target])
+            pooled.append(result)
         return self.output(torch.cat(pooled, dim=-1))

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from intermodal.fusion.base import Fusion
+from intermodal.fusion.base import Fusion, zero_where_absent
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
+@register_fusion("multiplicative", "element-wise product of projections")
 @register_module
 class MultiplicativeFusion(Fusion):
     """Element-wise multiplicative fusion ``z = W (prod_m P_m x_m) + b``.
@@ -19,9 +21,15 @@ class MultiplicativeFusion(Fusion):
     projections are multiplied element-wise, and ``W, b`` map the product to ``output_dim``.
     The output is linear in each modality when the others are fixed.
 
+    The product runs over the present modalities only: an absent modality contributes the
+    factor 1 (zero-filling would make every product 0 and erase the present modalities), so
+    a sample with one present modality gets ``W P_m x_m + b`` and one with none ``W 1 + b``.
+
     Shape:
-        ``{m: (B, d_m)} -> (B, output_dim)``
+        ``{m: (B, d_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "left out of the product (factor 1)"
 
     def __init__(
         self, input_dims: Mapping[str, int], output_dim: int, hidden_dim: int | None = None
@@ -33,11 +41,18 @@ class MultiplicativeFusion(Fusion):
         )
         self.output = nn.Linear(hidden, output_dim)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         tensors = self.check(features)
+        present = self.check_mask(mask, tensors[0].shape[0], tensors[0].device)
         product = None
         for key, x in zip(self.input_dims, tensors, strict=True):
-            p = self.projections[key](x)
+            if key in present:
+                p = self.projections[key](zero_where_absent(x, present[key]))
+                p = torch.where(present[key].unsqueeze(1), p, p.new_ones(()))
+            else:
+                p = self.projections[key](x)
             product = p if product is None else product * p
         assert product is not None
         return self.output(product)
@@ -46,6 +61,11 @@ class MultiplicativeFusion(Fusion):
 VARIANTS = ("matrix", "vector", "scalar")
 
 
+@register_fusion(
+    "interactions",
+    "multiplicative interactions (Jayakumar 2020), matrix hypernetwork",
+    two_modal=True,
+)
 @register_module
 class MultiplicativeInteractions(Fusion):
     """Multiplicative interactions (Jayakumar et al., ICLR 2020, https://openreview.net/forum?id=rylnK6VtDH).
@@ -59,16 +79,19 @@ class MultiplicativeInteractions(Fusion):
     - ``scalar``: ``s = x_B w + v`` (w: d_B), ``z = s x_A + x_B U + b``.
 
     The vector and scalar variants keep x_A's size, so ``output_dim`` must equal ``d_A``.
+    An absent modality's features are zero-filled: without A, ``z = x_B U + b``; without B,
+    only the hypernetwork's bias acts on x_A (``z = x_A V + b``, ``v * x_A + b``, ``v x_A + b``).
 
     Args:
         primary: the name of modality A (default: the first in sorted order); the other is B.
         variant: ``matrix``, ``vector`` or ``scalar``.
 
     Shape:
-        ``{A: (B, d_A), B: (B, d_B)} -> (B, output_dim)``
+        ``{A: (B, d_A), B: (B, d_B)}, mask {m: (B,)} -> (B, output_dim)``
     """
 
     min_modalities = max_modalities = 2
+    absent = "zero-filled features"
 
     def __init__(
         self,
@@ -100,9 +123,11 @@ class MultiplicativeInteractions(Fusion):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.weight_bias, -(d_a**-0.5), d_a**-0.5)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        self.check(features)
-        x_a, x_b = features[self.primary], features[self.context]
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        x = dict(zip(self.input_dims, self.zero_absent(self.check(features), mask), strict=True))
+        x_a, x_b = x[self.primary], x[self.context]
         generated = torch.tensordot(x_b, self.weight, dims=1) + self.weight_bias
         if self.variant == "matrix":
             z = torch.einsum("ba,bao->bo", x_a, generated)

@@ -9,9 +9,11 @@ from torch import Tensor
 
 from intermodal.encoders.mlp import MLP
 from intermodal.fusion.base import Fusion
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
+@register_fusion("nonlinear", "early fusion by an MLP over the concatenation")
 @register_module
 class NonlinearFusion(Fusion):
     """Early fusion as a nonlinear model: ``z = MLP([x_1; ...; x_M])``.
@@ -19,9 +21,13 @@ class NonlinearFusion(Fusion):
     The MLP has ``hidden_dims`` ReLU layers and a linear output, so unlike ``ConcatFusion`` it
     can model interactions between modalities.
 
+    An absent modality's features are zero-filled in the concatenation.
+
     Shape:
-        ``{m: (B, d_m)} -> (B, output_dim)``
+        ``{m: (B, d_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "zero-filled features"
 
     def __init__(
         self,
@@ -33,5 +39,7 @@ class NonlinearFusion(Fusion):
         super().__init__(input_dims, output_dim)
         self.mlp = MLP(sum(self.input_dims.values()), output_dim, hidden_dims, dropout)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        return self.mlp(torch.cat(self.check(features), dim=1))
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.mlp(torch.cat(self.zero_absent(self.check(features), mask), dim=1))

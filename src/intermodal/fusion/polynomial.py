@@ -8,9 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.fusion.base import Fusion
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
+@register_fusion(
+    "ptp",
+    "polynomial tensor pooling (Hou 2019), order 2, rank 4",
+    options={"order": 2, "rank": 4},
+)
 @register_module
 class PolynomialFusion(Fusion):
     """Polynomial tensor pooling (Hou et al., NeurIPS 2019, "Deep Multimodal Multilinear Fusion
@@ -26,14 +32,19 @@ class PolynomialFusion(Fusion):
     ``z = sum_i lambda_i prod_{p<=P} (v W_i^(p)) + b``. Unlike TFN, every polynomial term of
     degree <= P across and within modalities is present.
 
+    An absent modality's features are zero-filled in v: the constant 1 keeps every term (of
+    degree <= P) of the present modalities and drops every term that involves the absent one.
+
     Args:
         order: P, the degree of the polynomial (>= 2).
         rank: r, the CP rank.
         symmetric: share the factor across the P orders.
 
     Shape:
-        ``{m: (B, d_m)} -> (B, output_dim)``
+        ``{m: (B, d_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "zero-filled features: the constant 1 keeps the present modalities' terms"
 
     def __init__(
         self,
@@ -53,8 +64,10 @@ class PolynomialFusion(Fusion):
         self.rank_weights = nn.Parameter(torch.full((rank,), 1.0 / rank))
         self.bias = nn.Parameter(torch.zeros(output_dim))
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        tensors = self.check(features)
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        tensors = self.zero_absent(self.check(features), mask)
         v = torch.cat([tensors[0].new_ones(tensors[0].shape[0], 1), *tensors], dim=1)
         projected = torch.einsum("bd,prdo->prbo", v, self.factors)
         product = projected[0] ** self.order if self.symmetric else projected.prod(dim=0)

@@ -8,9 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.fusion.base import Fusion
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
+@register_fusion(
+    "mag",
+    "modality shifting (MAG, Rahman 2020): first modality shifted by the others",
+    keeps_size=True,
+)
 @register_module
 class ModalityShiftFusion(Fusion):
     """Shift a primary modality by a gated displacement from the others.
@@ -28,13 +34,19 @@ class ModalityShiftFusion(Fusion):
     on vectors ``(B, d)`` and per time step on time-aligned sequences ``(B, T, d)``; the output
     lives in the primary modality's space, so ``output_dim`` must equal its size.
 
+    An absent modality's features are zero-filled (a mask entry covers all time steps). An
+    absent non-primary modality gives no displacement (``W_m`` has no bias, so its term of H is
+    0; ``b_H`` stays). An absent primary gives ``x_p = 0``, hence ``alpha = 0`` and ``z = 0``.
+
     Args:
         primary: the modality that is shifted (default: the first in sorted order).
         beta: the scaling threshold beta (> 0).
 
     Shape:
-        ``{m: (B, d_m) or (B, T, d_m)} -> (B, output_dim) or (B, T, output_dim)``
+        ``{m: (B, d_m) or (B, T, d_m)}, mask {m: (B,)} -> (B, output_dim) or (B, T, output_dim)``
     """
+
+    absent = "zero-filled features: no shift from an absent modality; absent primary gives 0"
 
     def __init__(
         self,
@@ -63,13 +75,15 @@ class ModalityShiftFusion(Fusion):
         )
         self.shift_bias = nn.Parameter(torch.zeros(d_p))
 
-    def displacement(self, features: Mapping[str, Tensor]) -> Tensor:
+    def displacement(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
         """The unscaled shift H, shaped like the primary modality."""
-        self.check(features, ndims=(2, 3))
-        x_p = features[self.primary]
+        x = self._zero_filled(features, mask)
+        x_p = x[self.primary]
         h = self.shift_bias
         for key, gate in self.gates.items():
-            x_m = features[key]
+            x_m = x[key]
             if x_m.shape[:-1] != x_p.shape[:-1]:
                 raise ValueError(
                     f"{key!r} {tuple(x_m.shape)} is not aligned with {self.primary!r} "
@@ -78,9 +92,18 @@ class ModalityShiftFusion(Fusion):
             h = h + torch.relu(gate(torch.cat([x_m, x_p], dim=-1))) * self.shifts[key](x_m)
         return h
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        h = self.displacement(features)
-        x_p = features[self.primary]
+    def _zero_filled(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None
+    ) -> dict[str, Tensor]:
+        tensors = self.zero_absent(self.check(features, ndims=(2, 3)), mask)
+        return dict(zip(self.input_dims, tensors, strict=True))
+
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        x = self._zero_filled(features, mask)
+        h = self.displacement(x)
+        x_p = x[self.primary]
         ratio = x_p.norm(dim=-1, keepdim=True) / (h.norm(dim=-1, keepdim=True) + self.eps)
         alpha = torch.clamp(self.beta * ratio, max=1.0)
         return x_p + alpha * h

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.fusion.base import Fusion, append_one
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 DEFAULT_MEMORY_LIMIT = 2**30
@@ -20,6 +21,11 @@ def fused_size(input_dims: Mapping[str, int]) -> int:
     return math.prod(dim + 1 for dim in input_dims.values())
 
 
+@register_fusion(
+    "tfn",
+    "tensor fusion network (Zadeh 2017); encoders shrink so the tensor has <= 16,384 entries",
+    searchable=False,
+)
 @register_module
 class TensorFusion(Fusion):
     """Tensor fusion (Zadeh et al., EMNLP 2017, https://arxiv.org/abs/1707.07250).
@@ -31,9 +37,15 @@ class TensorFusion(Fusion):
     or fused batch would exceed ``memory_limit`` bytes; ``LowRankFusion`` computes the same
     family of functions without forming the tensor.
 
+    An absent modality's features are zero-filled: its ``[x_m; 1]`` becomes ``[0; 1]``, so the
+    constant 1 keeps every term of the present modalities (their unimodal and lower-order
+    products) and drops every term that involves the absent one.
+
     Shape:
-        ``{m: (B, d_m)} -> (B, output_dim)``
+        ``{m: (B, d_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "zero-filled features: the appended 1 keeps the present modalities' terms"
 
     def __init__(
         self,
@@ -57,9 +69,12 @@ class TensorFusion(Fusion):
                 "the tensor, reduce the input dims, or raise memory_limit."
             )
 
-    def fuse(self, features: Mapping[str, Tensor]) -> Tensor:
-        """The flattened outer product ``(B, prod_m (d_m + 1))`` in sorted modality order."""
-        tensors = self.check(features)
+    def fuse(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The flattened outer product ``(B, prod_m (d_m + 1))`` in sorted modality order, with
+        absent modalities zero-filled."""
+        tensors = self.zero_absent(self.check(features), mask)
         batch = tensors[0].shape[0]
         self._refuse_above(batch * self.output.in_features * 4, f"a batch of {batch} fused tensors")
         fused = append_one(tensors[0])
@@ -67,5 +82,7 @@ class TensorFusion(Fusion):
             fused = torch.einsum("bi,bj->bij", fused, append_one(x)).reshape(batch, -1)
         return fused
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        return self.output(self.fuse(features))
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.output(self.fuse(features, mask))

@@ -9,9 +9,15 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from intermodal.fusion.base import Fusion
+from intermodal.fusion.registry import register_fusion
 from intermodal.saving import register_module
 
 
+@register_fusion(
+    "very-early",
+    "very early fusion: raw features as 1-D signals on a common grid, one shared encoder",
+    searchable=False,
+)
 @register_module
 class VeryEarlyFusion(Fusion):
     """Very early fusion (the idea of Barnum, Talukder & Yue, 2022, "On the Benefits of Early
@@ -23,14 +29,18 @@ class VeryEarlyFusion(Fusion):
     convolutions (kernel 5, ReLU), a mean over time and a linear map to ``output_dim``. No layer
     sees one modality alone.
 
+    An absent modality's raw signal is zero-filled (all channels, all time steps).
+
     Args:
         input_dims: C_m, the number of channels of each modality.
         time_steps: length of the common time grid.
         hidden_dim: channels of the shared convolutional encoder.
 
     Shape:
-        ``{m: (B, T_m, C_m) or (B, T_m)} -> (B, output_dim)``
+        ``{m: (B, T_m, C_m) or (B, T_m)}, mask {m: (B,)} -> (B, output_dim)``
     """
+
+    absent = "zero-filled signal"
 
     def __init__(
         self,
@@ -52,14 +62,17 @@ class VeryEarlyFusion(Fusion):
         )
         self.output = nn.Linear(hidden_dim, output_dim)
 
-    def merge(self, features: Mapping[str, Tensor]) -> Tensor:
-        """The merged signal ``(B, sum_m C_m, time_steps)``: resampled, channels concatenated."""
+    def merge(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """The merged signal ``(B, sum_m C_m, time_steps)``: resampled, channels concatenated,
+        absent modalities zero-filled."""
         signals = {
             key: x.unsqueeze(-1) if x.ndim == 2 and self.input_dims[key] == 1 else x
             for key, x in features.items()
             if key in self.input_dims
         }
-        tensors = self.check({**features, **signals}, ndims=(3,))
+        tensors = self.zero_absent(self.check({**features, **signals}, ndims=(3,)), mask)
         resampled = [
             F.interpolate(
                 x.transpose(1, 2), size=self.time_steps, mode="linear", align_corners=True
@@ -68,5 +81,7 @@ class VeryEarlyFusion(Fusion):
         ]
         return torch.cat(resampled, dim=1)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        return self.output(self.encoder(self.merge(features)).mean(dim=2))
+    def forward(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.output(self.encoder(self.merge(features, mask)).mean(dim=2))

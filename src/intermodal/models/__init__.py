@@ -1,6 +1,20 @@
 """Model compositions of encoders, fusion and heads."""
 
 from intermodal.models.classifier import FusionClassifier, UnimodalClassifier
+from intermodal.models.protocols import EncodeThenPredict, Predictor, TrainsItself
+from intermodal.models.target_scale import EncodedTargetScale, TargetScale, TargetStatistics
 from intermodal.models.two_tower import CCAProjection, ProbeClassifier, TwoTower
 
-__all__ = ["CCAProjection", "FusionClassifier", "ProbeClassifier", "TwoTower", "UnimodalClassifier"]
+__all__ = [
+    "CCAProjection",
+    "EncodeThenPredict",
+    "EncodedTargetScale",
+    "FusionClassifier",
+    "Predictor",
+    "ProbeClassifier",
+    "TargetScale",
+    "TargetStatistics",
+    "TrainsItself",
+    "TwoTower",
+    "UnimodalClassifier",
+]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
+from intermodal.fusion.base import Fusion
 from intermodal.saving import register_module
 
 
@@ -59,14 +60,19 @@ class FusionClassifier(nn.Module):
             features[key] = h
         return features
 
-    def classify(self, features: Mapping[str, Tensor]) -> Tensor:
-        """Logits ``(B, n_classes)`` from unimodal features: fusion then head."""
+    def classify(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """Outputs ``(B, K)`` from unimodal features: fusion (told which modalities are
+        present) then head."""
+        if isinstance(self.fusion, Fusion):
+            return self.head(self.fusion(features, mask))
         return self.head(self.fusion(features))
 
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        return self.classify(self.encode(inputs, mask))
+        return self.classify(self.encode(inputs, mask), mask)
 
 
 @register_module

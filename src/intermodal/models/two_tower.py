@@ -11,14 +11,30 @@ from torch.nn import functional as F
 from intermodal.saving import register_module
 
 
+def paired(
+    inputs: Mapping[str, Tensor], modalities: list[str], mask: Mapping[str, Tensor] | None
+) -> dict[str, Tensor]:
+    """The rows of ``inputs`` where every one of ``modalities`` is present (all rows without a
+    mask): the pairs that a coordination loss may compare."""
+    keep = None
+    for key in modalities:
+        if mask is not None and key in mask:
+            keep = mask[key] if keep is None else keep & mask[key]
+    if keep is None or bool(keep.all()):
+        return {key: inputs[key] for key in modalities}
+    return {key: inputs[key][keep] for key in modalities}
+
+
 @register_module
 class TwoTower(nn.Module):
     """Encoders for two modalities into one embedding space, trained with a pair loss.
 
-    ``forward`` returns the two embeddings; ``training_loss(inputs, target)`` applies ``loss``
-    (e.g. ``ClipLoss``, ``SigLipLoss``, ``HingeLoss``, ``NTXentLoss``, ``DCCALoss``) to them, which
-    is what ``intermodal.training.fit`` minimizes. A ``GatedCoordination`` module may mix the two
-    encodings before the loss.
+    ``forward`` returns the two embeddings; ``training_loss(inputs, target, mask)`` applies
+    ``loss`` (e.g. ``ClipLoss``, ``SigLipLoss``, ``HingeLoss``, ``NTXentLoss``, ``DCCALoss``) to
+    them, which is what ``intermodal.training.fit`` minimizes and, being deterministic in
+    evaluation mode, also monitors. Pairs with an absent side (``mask`` False) are left out of
+    the loss: they are not pairs. A ``GatedCoordination`` module may mix the two encodings before
+    the loss.
 
     Shape:
         ``{a: (B, ...), b: (B, ...)} -> ((B, D), (B, D))``
@@ -55,9 +71,14 @@ class TwoTower(nn.Module):
             z_a, z_b = self.coordination(z_a, z_b)
         return z_a, z_b
 
-    def training_loss(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
-        out = self.loss(*self(inputs))
-        return out.loss if hasattr(out, "loss") else out
+    validation_objective = "the pair loss on validation pairs"
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        return self.loss(*self(paired(inputs, self.modalities, mask)))
+
+    validation_loss = training_loss
 
 
 @register_module

@@ -1,6 +1,22 @@
-"""Training engine (PyTorch Lightning): task and data modules and ``fit``."""
+"""Training: ``fit`` (a lean single-device loop, or PyTorch Lightning for DDP) and the run context.
 
-from intermodal.training.fit import FitResult, fit
-from intermodal.training.module import ClassificationTask, MultimodalDataModule
+Only :mod:`intermodal.training.module` imports Lightning, and only when ``fit`` needs it.
+"""
 
-__all__ = ["ClassificationTask", "FitResult", "MultimodalDataModule", "fit"]
+from intermodal.training.context import RunContext, auto_threads, resolve_device, thread_limit
+from intermodal.training.fit import FitResult, fit, make_optimizer, seed_everything
+from intermodal.training.objective import LOSSES, Objective, task_loss
+
+__all__ = [
+    "LOSSES",
+    "FitResult",
+    "Objective",
+    "RunContext",
+    "auto_threads",
+    "fit",
+    "make_optimizer",
+    "resolve_device",
+    "seed_everything",
+    "task_loss",
+    "thread_limit",
+]

@@ -1,10 +1,23 @@
-"""``fit``: train any model on a multimodal data set with early stopping on validation."""
+"""``fit``: train any model on a multimodal data set with early stopping on validation.
+
+Two engines share one objective (see :mod:`intermodal.training.objective`) and one set of
+semantics: AdamW, shuffled batches drawn from a generator seeded with ``seed``, a last incomplete
+batch dropped, validation after every epoch, early stopping after ``patience`` epochs without a
+lower validation loss, the weights of the best epoch restored at the end.
+
+- ``lean``: a plain PyTorch loop for one process on one device. The data stays on the device as
+  tensors, batches are formed by indexing, and validation runs in large batches; a step costs
+  what the model computes.
+- ``lightning``: PyTorch Lightning, for several processes, GPUs or nodes (DDP) and for custom
+  ``trainer_options``. On one device it draws the same batches as the lean loop and gives the
+  same weights.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
+import random
 import tempfile
 import time
 import warnings
@@ -12,13 +25,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import lightning.pytorch as pl
+import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
+from intermodal.data.dataset import Batch, MultimodalDataset
 from intermodal.data.splits import DataSplits
-from intermodal.training.module import ClassificationTask, Loss, MultimodalDataModule
+from intermodal.errors import UnknownNameError
+from intermodal.models.target_scale import TargetScale, TargetStatistics
+from intermodal.training.context import resolve_device, thread_limit
+from intermodal.training.objective import Loss, Objective, task_loss, validation_pass
+
+ENGINES = ("auto", "lean", "lightning")
+VALIDATION_BATCH = 1024
+"""Rows per validation batch (at least the training batch size)."""
 
 
 @dataclass
@@ -27,6 +48,7 @@ class FitResult:
 
     ``best_epoch``, ``epochs`` and ``history`` are recorded in the training process; under a
     spawning multi-process strategy they stay ``None`` / empty in the calling process.
+    ``monitor`` says which validation quantity chose the epoch.
     """
 
     model: nn.Module
@@ -36,39 +58,119 @@ class FitResult:
     epochs: int | None
     world_size: int
     history: list[dict[str, float]] = field(default_factory=list)
+    monitor: str = "validation loss"
+    engine: str = "lean"
 
 
-class _BestWeights(Callback):
-    """Keep an in-memory copy of the weights with the lowest ``monitor``; restore it at the end."""
-
-    def __init__(self, monitor: str) -> None:
-        self.monitor = monitor
-        self.best: float | None = None
-        self.best_epoch: int | None = None
-        self.state: dict[str, Tensor] | None = None
-        self.history: list[dict[str, float]] = []
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.history.append({"epoch": trainer.current_epoch, **metrics})
-        value = metrics.get(self.monitor)
-        if value is not None and (self.best is None or value < self.best):
-            self.best, self.best_epoch = value, trainer.current_epoch
-            self.state = copy.deepcopy(pl_module.state_dict())
-
-    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.state is not None:
-            pl_module.load_state_dict(self.state)
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (code that uses the legacy global generator)
+    torch.manual_seed(seed)
 
 
-class _CloseProcessGroup(Callback):
-    """Leave a process group that this fit created together, so no rank exits while another still
-    talks to it (gloo aborts a process that exits with a live group)."""
+def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters, with PyTorch's fused kernel where the parameters'
+    device has one (one kernel for all tensors instead of a Python loop over them)."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    device = parameters[0].device.type
+    fused = device in ("cpu", "cuda") and all(p.is_floating_point() for p in parameters)
+    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=fused)
 
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if trainer.world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.barrier()
-            torch.distributed.destroy_process_group()
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """One epoch of shuffled index batches; a last incomplete batch is dropped when there is more
+    than one batch (so batch normalization never sees a batch of one)."""
+    order = torch.randperm(n, generator=generator)
+    stop = n - n % batch_size if n > batch_size else n
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
+def _tensors(dataset: MultimodalDataset, names: list[str], device: torch.device) -> Batch:
+    return Batch(
+        {k: dataset.modalities[k].to(device) for k in names},
+        dataset.targets.to(device),
+        {k: dataset.masks[k].to(device) for k in names},
+    )
+
+
+def _take(data: Batch, index: Tensor) -> Batch:
+    return Batch(
+        {k: v[index] for k, v in data.inputs.items()},
+        data.target[index],
+        {k: v[index] for k, v in data.mask.items()},
+    )
+
+
+def _slices(data: Batch, size: int) -> list[Batch]:
+    n = len(data.target)
+    return [
+        Batch(
+            {k: v[s : s + size] for k, v in data.inputs.items()},
+            data.target[s : s + size],
+            {k: v[s : s + size] for k, v in data.mask.items()},
+        )
+        for s in range(0, n, size)
+    ]
+
+
+def _lean(
+    model: nn.Module,
+    data: DataSplits,
+    goal: Objective,
+    names: list[str],
+    settings: dict[str, Any],
+    device: torch.device,
+    progress: bool,
+) -> tuple[list[dict[str, float]], float | None, int | None]:
+    """The single-device loop; returns the history, the best validation loss and its epoch."""
+    batch_size, patience = settings["batch_size"], settings["patience"]
+    model.to(device)
+    train = _tensors(data.train, names, device)
+    val_batches = _slices(_tensors(data.val, names, device), max(batch_size, VALIDATION_BATCH))
+    optimizer = make_optimizer(model, settings["lr"], settings["weight_decay"])
+    generator = torch.Generator().manual_seed(settings["seed"])
+    task, output_dim = data.train.task, data.train.output_dim
+    history: list[dict[str, float]] = []
+    best: float | None = None
+    best_epoch: int | None = None
+    best_state: dict[str, Tensor] | None = None
+    waited = 0
+    epochs = range(settings["max_epochs"])
+    bar = tqdm(epochs, disable=not progress, unit="epoch", leave=False)
+    for epoch in bar:
+        model.train()
+        total = torch.zeros((), device=device)
+        count = 0
+        for index in epoch_batches(len(train.target), batch_size, generator):
+            batch = _take(train, index.to(device))
+            loss = goal.train(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(index)
+            count += len(index)
+        model.eval()
+        scores = validation_pass(goal, val_batches, task, output_dim)
+        history.append({"epoch": epoch, "train_loss": float(total) / count, **scores})
+        value = scores["val_loss"]
+        if not np.isfinite(value):
+            break
+        if best is None or value < best:
+            best, best_epoch, waited = value, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+        bar.set_postfix(val_loss=f"{value:.4f}")
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history, best, best_epoch
 
 
 @contextlib.contextmanager
@@ -77,10 +179,13 @@ def _quiet(enabled: bool) -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+        for message in (
+            ".*does not have many workers.*",
+            ".*number of training batches.*",
+            ".*LeafSpec.*",
+            r".*module\(s\) in eval mode.*",
+        ):
+            warnings.filterwarnings("ignore", message=message)
         if enabled:
             for logger in loggers:
                 logger.setLevel(logging.WARNING)
@@ -91,11 +196,70 @@ def _quiet(enabled: bool) -> Iterator[None]:
                 logger.setLevel(level)
 
 
+def _lightning(
+    model: nn.Module,
+    data: DataSplits,
+    goal: Objective,
+    settings: dict[str, Any],
+    options: dict[str, Any],
+) -> tuple[list[dict[str, float]], float | None, int | None, int]:
+    """Training with ``lightning.Trainer``; returns the history, best loss, its epoch and the
+    world size."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from intermodal.training.module import (
+        BestWeights,
+        CloseProcessGroup,
+        MultimodalDataModule,
+        TrainingModule,
+    )
+
+    task = TrainingModule(
+        model,
+        goal,
+        data.train.task,
+        data.train.output_dim,
+        settings["lr"],
+        settings["weight_decay"],
+    )
+    best = BestWeights("val_loss")
+    distributed = settings["devices"] != 1 or settings["strategy"] not in ("auto", "single_device")
+    with tempfile.TemporaryDirectory() as scratch, _quiet(options["quiet"]):
+        trainer = pl.Trainer(
+            max_epochs=settings["max_epochs"],
+            accelerator="gpu" if settings["accelerator"] == "cuda" else settings["accelerator"],
+            devices=settings["devices"],
+            strategy=settings["strategy"],
+            callbacks=[
+                EarlyStopping("val_loss", patience=settings["patience"], mode="min"),
+                best,
+                CloseProcessGroup(),
+            ],
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=options["progress"],
+            num_sanity_val_steps=0,
+            default_root_dir=options["root_dir"] or scratch,
+            **(options["trainer_options"] or {}),
+        )
+        module = MultimodalDataModule(
+            data,
+            settings["batch_size"],
+            options["num_workers"],
+            seed=None if distributed else settings["seed"],
+        )
+        trainer.fit(task, datamodule=module)
+    return best.history, best.best, best.best_epoch, trainer.world_size
+
+
 def fit(
     model: nn.Module,
     data: DataSplits,
     *,
-    loss: Loss | None = None,
+    loss: Loss | str | None = None,
+    standardize_targets: bool = True,
     max_epochs: int = 100,
     patience: int = 10,
     lr: float = 1e-3,
@@ -105,72 +269,120 @@ def fit(
     accelerator: str = "auto",
     devices: int | str = 1,
     strategy: str = "auto",
+    threads: int | None = None,
+    engine: str = "auto",
     num_workers: int = 0,
     progress: bool = False,
     quiet: bool = True,
     root_dir: str | None = None,
     trainer_options: dict[str, Any] | None = None,
 ) -> FitResult:
-    """Train ``model`` on ``data.train``, early-stopping on ``val_loss`` of ``data.val``.
+    """Train ``model`` on ``data.train``, early-stopping on the validation loss of ``data.val``.
 
     Args:
-        model: maps ``({m: (B, ...)}, mask)`` to logits ``(B, K)``; it names the modalities it
-            needs in a ``modalities`` attribute (all models of ``intermodal.models`` do).
+        model: maps ``({m: (B, ...)}, mask)`` to outputs ``(B, K)`` and names the modalities it
+            needs in a ``modalities`` attribute (all models of ``intermodal.models`` do). A model
+            that ``TrainsItself`` (see :mod:`intermodal.models.protocols`) is trained on its own
+            ``training_loss`` and early-stopped on its deterministic ``validation_loss``.
         data: train / validation / test splits (see ``stratified_split`` and ``standardize``).
-        loss: ``loss(logits, target) -> scalar``; cross-entropy by default.
+        loss: ``loss(outputs, target) -> scalar``, or the name of a loss of the data set's task
+            (see ``intermodal.training.objective.LOSSES``): cross-entropy for classification,
+            binary cross-entropy (``bce``; ``bce_balanced`` weighs rare positives up) for
+            multilabel, ``mse`` or ``l1`` for regression; the first is the default.
+        standardize_targets: for regression, train on targets standardized with the training
+            split's mean and standard deviation; the returned model is wrapped in
+            :class:`~intermodal.models.TargetScale`, so its predictions are in the original
+            units.
         max_epochs, patience: stop after ``patience`` epochs without a lower validation loss.
-        seed: seeds Python, NumPy and PyTorch (and data loader workers) before training.
-        accelerator, devices, strategy: passed to ``lightning.Trainer``; e.g. ``devices=2,
-            strategy="ddp_spawn", accelerator="cpu"`` trains in two processes.
-        progress: show Lightning's progress bar.
+        lr, weight_decay: AdamW's settings (the fused kernel where available).
+        batch_size: training batch size; validation uses batches of at least 1,024 rows.
+        seed: seeds Python, NumPy and PyTorch before training and the batch order.
+        accelerator: ``auto`` (a CUDA GPU if there is one, else the CPU), ``cpu``, ``gpu``.
+        devices, strategy: more than one device (e.g. ``devices=2, strategy="ddp_spawn",
+            accelerator="cpu"``) trains in several processes with Lightning.
+        threads: intra-op CPU threads during training (``None``: PyTorch's current setting).
+        engine: ``lean``, ``lightning`` or ``auto`` (lean for one device without
+            ``trainer_options`` or data loader workers, Lightning otherwise).
+        progress: show a progress bar over epochs.
         quiet: hide Lightning's informational messages (devices found, tips).
-        trainer_options: further ``lightning.Trainer`` arguments.
+        num_workers, root_dir, trainer_options: data loader workers, output folder and further
+            ``lightning.Trainer`` arguments (Lightning engine).
 
     Returns:
         A :class:`FitResult`; its model carries the weights of the best validation epoch.
     """
-    if max_epochs < 1 or patience < 1:
-        raise ValueError(f"max_epochs and patience must be positive, got {max_epochs}, {patience}")
-    needed = list(getattr(model, "modalities", []))
-    absent = sorted(set(needed) - set(data.train.modality_names))
+    if max_epochs < 1 or patience < 1 or batch_size < 1:
+        raise ValueError(
+            "max_epochs, patience and batch_size must be positive, got "
+            f"{max_epochs}, {patience}, {batch_size}"
+        )
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+    names = list(getattr(model, "modalities", data.train.modality_names))
+    absent = sorted(set(names) - set(data.train.modality_names))
     if absent:
-        raise KeyError(
+        raise UnknownNameError(
             f"the model needs modalities {absent} that the data set lacks "
             f"(it has {data.train.modality_names})"
         )
-    pl.seed_everything(seed, workers=True, verbose=False)
-    task = ClassificationTask(model, data.train.n_classes, loss, lr, weight_decay)
-    best = _BestWeights("val_loss")
-    with tempfile.TemporaryDirectory() as scratch, _quiet(quiet):
-        trainer = pl.Trainer(
-            max_epochs=max_epochs,
-            accelerator=accelerator,
-            devices=devices,
-            strategy=strategy,
-            callbacks=[
-                EarlyStopping("val_loss", patience=patience, mode="min"),
-                best,
-                _CloseProcessGroup(),
-            ],
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=progress,
-            num_sanity_val_steps=0,
-            default_root_dir=root_dir or scratch,
-            **(trainer_options or {}),
-        )
+    device = resolve_device(accelerator)
+    single = devices in (1, "1") and strategy in ("auto", "single_device")
+    if engine == "auto":
+        engine = "lean" if single and not trainer_options and num_workers == 0 else "lightning"
+    if engine == "lean" and not single:
+        raise ValueError("the lean engine trains on one device; use engine='lightning' for DDP")
+    settings = {
+        "max_epochs": max_epochs,
+        "patience": patience,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "batch_size": batch_size,
+        "seed": seed,
+        "accelerator": accelerator if accelerator != "auto" else device.type,
+        "devices": devices,
+        "strategy": strategy,
+    }
+    train = data.train
+    if isinstance(loss, str) or loss is None:
+        loss_name = loss or ""
+        loss = task_loss(train.task, loss, train)
+    else:
+        loss_name = getattr(loss, "__name__", type(loss).__name__)
+    scale, wrapper = None, None
+    if isinstance(model, TargetScale):  # trained before: keep its statistics
+        wrapper, scale, model = model, model.statistics, model.model
+    elif train.task == "regression" and standardize_targets:
+        scale = TargetStatistics.fit(train.targets)
+    if scale is not None:
+        data = DataSplits(*(part.with_targets(scale.standardize(part.targets)) for part in data))
+    goal = Objective(model, loss, loss_name or getattr(loss, "__name__", ""))
+    world_size = 1
+    with thread_limit(threads):
+        seed_everything(seed)
         start = time.perf_counter()
-        trainer.fit(task, datamodule=MultimodalDataModule(data, batch_size, num_workers))
+        if engine == "lean":
+            history, best, best_epoch = _lean(model, data, goal, names, settings, device, progress)
+        else:
+            options = {
+                "quiet": quiet,
+                "progress": progress,
+                "root_dir": root_dir,
+                "trainer_options": trainer_options,
+                "num_workers": num_workers,
+            }
+            history, best, best_epoch, world_size = _lightning(model, data, goal, settings, options)
         elapsed = time.perf_counter() - start
     model.cpu()
-    in_process = best.state is not None
+    model.eval()
+    trained = wrapper or (scale.wrap(model) if scale is not None else model)
     return FitResult(
-        model=model,
+        model=trained,
         train_time_s=elapsed,
-        best_val_loss=best.best,
-        best_epoch=best.best_epoch,
-        epochs=len(best.history) if in_process else None,
-        world_size=trainer.world_size,
-        history=best.history,
+        best_val_loss=best,
+        best_epoch=best_epoch,
+        epochs=len(history) if history else None,
+        world_size=world_size,
+        history=history,
+        monitor=goal.monitor,
+        engine=engine,
     )

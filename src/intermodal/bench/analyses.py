@@ -1,0 +1,495 @@
+"""The analysis suite that the benchmark report and ``intermodal diagnose`` share.
+
+Each :class:`Analysis` has a name, a ``compute`` function that returns a typed result (a
+dataclass of JSON values, saved in ``analysis.json``), a ``figure`` drawn from that result, a
+caption and a text summary. All entries read one :class:`AnalysisSettings`, so the report and
+``diagnose`` compute the same numbers for the same data and seed. Adding an analysis is adding
+one entry to :data:`ANALYSES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+from intermodal.analysis import (
+    effective_robustness,
+    emap,
+    interaction_types,
+    pid,
+    relative_robustness,
+    robustness_curve,
+)
+from intermodal.data.dataset import MultimodalDataset
+from intermodal.metrics import PRIMARY, Metric, metric_info, predict_outputs
+from intermodal.models.protocols import EncodeThenPredict
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The settings every analysis reads.
+
+    Attributes:
+        seed: seeds corruptions, Monte Carlo draws and k-means.
+        baseline: the method against which effective robustness is measured.
+        corruptions: the corruptions of the robustness curves (see ``analysis.robustness``).
+        pid_clusters: k-means cells per modality for the PID estimate (the plug-in estimate is
+            biased upwards unless ``pid_clusters**2 * classes`` is well below the samples).
+        max_pid_pairs: pairs of modalities whose PID is estimated, at most.
+        emap_draws: Monte Carlo draws per sample when EMAP cannot enumerate every combination.
+        metric: the metric of the scores (default: the task's primary metric).
+        pid_target_bins: quantile bins of a regression target for the PID, which needs a
+            discrete target (the estimate depends on this number).
+    """
+
+    seed: int = 0
+    metric: str | None = None
+    baseline: str = "late-mean"
+    corruptions: tuple[str, ...] = ("noise", "missing")
+    pid_clusters: int = 5
+    pid_target_bins: int = 5
+    max_pid_pairs: int = 15
+    emap_draws: int = 64
+
+    def metric_of(self, task: str) -> Metric:
+        """The metric every analysis scores with (default: the task's primary metric)."""
+        return metric_info(task, self.metric or PRIMARY[task])
+
+
+@dataclass
+class AnalysisInput:
+    """What the analyses see: the whole data set (for data properties), its test split, and the
+    trained models by method name with their family and test score."""
+
+    data: MultimodalDataset
+    test: MultimodalDataset
+    models: dict[str, nn.Module]
+    families: dict[str, str]
+    scores: dict[str, float]
+    higher_is_better: bool = True
+
+    def fusion_models(self) -> dict[str, nn.Module]:
+        """The fusion models that encode each modality separately (``EncodeThenPredict``)."""
+        return {
+            name: model
+            for name, model in self.models.items()
+            if self.families.get(name) == "fusion" and isinstance(model, EncodeThenPredict)
+        }
+
+    def analysed_model(self, baseline: str) -> str | None:
+        """The best fusion model other than the baseline (the baseline if it is the only one)."""
+        fusion = [k for k in self.models if self.families.get(k) == "fusion"]
+        candidates = [k for k in fusion if k != baseline] or fusion
+        if not candidates:
+            return None
+        sign = 1.0 if self.higher_is_better else -1.0
+        return max(candidates, key=lambda k: sign * self.scores[k])
+
+
+@dataclass
+class Skipped:
+    """An analysis that does not apply to this data, and why (shown in the report)."""
+
+    reason: str
+
+
+# --- EMAP ----------------------------------------------------------------------------------------
+@dataclass
+class EmapScores:
+    """Per fusion model: its test score and that of its additive projection (EMAP)."""
+
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    models: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScores | None:
+    models = inputs.fusion_models()
+    if not models:
+        return None
+    metric = settings.metric_of(inputs.test.task)
+    result = EmapScores(metric.name, metric.higher_is_better)
+    for name, model in models.items():
+        outcome = emap(
+            model, inputs.test, n_draws=settings.emap_draws, seed=settings.seed, metric=metric.name
+        )
+        result.models[name] = {"model": outcome.model_score, "emap": outcome.emap_score}
+    return result
+
+
+def direction(metric: str, higher_is_better: bool) -> str:
+    return f"test {metric} ({'higher' if higher_is_better else 'lower'} is better)"
+
+
+def figure_emap(result: EmapScores) -> bytes:
+    sign = -1.0 if result.higher_is_better else 1.0
+    names = sorted(result.models, key=lambda k: sign * result.models[k]["model"])
+    model = [result.models[k]["model"] for k in names]
+    additive = [result.models[k]["emap"] for k in names]
+    figure, axes = plt.subplots(figsize=(max(6, 0.55 * len(names)), 4))
+    x = np.arange(len(names))
+    axes.bar(x - 0.2, model, 0.4, label="model")
+    axes.bar(x + 0.2, additive, 0.4, label="EMAP (additive projection)")
+    axes.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+    low, high = min(model + additive), max(model + additive)
+    axes.set_ylim(max(0.0, low - 0.1 * (high - low + 1e-3)), high + 0.05 * (high - low + 1e-3))
+    axes.set_ylabel(direction(result.metric, result.higher_is_better))
+    axes.legend(fontsize=8)
+    return png(figure)
+
+
+def describe_emap(result: EmapScores) -> list[str]:
+    sign = 1.0 if result.higher_is_better else -1.0
+    return [
+        f"EMAP of {name} ({result.metric}): model {s['model']:.4f}, additive projection "
+        f"{s['emap']:.4f} (gap {sign * (s['model'] - s['emap']):+.4f}: what cross-modal "
+        "interactions add)"
+        for name, s in result.models.items()
+    ]
+
+
+# --- PID -----------------------------------------------------------------------------------------
+@dataclass
+class PidTable:
+    """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set."""
+
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+    n_clusters: int = 5
+
+
+def discrete_target(data: MultimodalDataset, bins: int) -> np.ndarray | None:
+    """The target as a discrete variable for the PID: the class; for regression, the quantile
+    bin of the value (of the first column); None for multi-label data, whose label sets have up
+    to 2^K values."""
+    if data.task == "classification":
+        return data.targets.numpy()
+    if data.task == "regression":
+        values = data.targets.numpy().reshape(len(data), -1)[:, 0]
+        edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
+        return np.searchsorted(edges, values, side="right")
+    return None
+
+
+def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable | Skipped | None:
+    data = inputs.data
+    if len(data.modality_names) < 2:
+        return None
+    y = discrete_target(data, settings.pid_target_bins)
+    if y is None:
+        return Skipped("the PID needs one discrete target; a multi-label target is a set")
+    numeric = [k for k in data.modality_names if data.kinds[k] != "text"]
+    flat = {k: data.modalities[k].reshape(len(data), -1).numpy() for k in numeric}
+    table = PidTable(n_clusters=settings.pid_clusters)
+    pairs = list(itertools.combinations(numeric, 2))[: settings.max_pid_pairs]
+    for a, b in pairs:
+        parts = pid(flat[a], flat[b], y, n_clusters=settings.pid_clusters, seed=settings.seed)
+        table.pairs.append({"pair": f"{a} / {b}", **parts.as_dict()})
+    return table
+
+
+def figure_pid(result: PidTable) -> bytes:
+    labels = [row["pair"] for row in result.pairs]
+    figure, axes = plt.subplots(figsize=(max(6, 0.6 * len(labels)), 4))
+    bottom = np.zeros(len(labels))
+    for part, label in (
+        ("redundancy", "R"),
+        ("unique1", "U1"),
+        ("unique2", "U2"),
+        ("synergy", "S"),
+    ):
+        values = np.array([row[part] for row in result.pairs])
+        axes.bar(labels, values, bottom=bottom, label=label)
+        bottom += values
+    axes.set_ylabel("bits")
+    axes.tick_params(axis="x", rotation=45, labelsize=8)
+    axes.legend(fontsize=8)
+    return png(figure)
+
+
+def describe_pid(result: PidTable) -> list[str]:
+    return [
+        f"PID of {row['pair']} (bits): R {row['redundancy']:.3f}, U1 {row['unique1']:.3f}, "
+        f"U2 {row['unique2']:.3f}, S {row['synergy']:.3f}, total {row['total']:.3f}"
+        for row in result.pairs
+    ]
+
+
+# --- robustness ----------------------------------------------------------------------------------
+@dataclass
+class RobustnessCurves:
+    """Test score of the analysed model (and the baseline) with one modality corrupted."""
+
+    model: str = ""
+    baseline: str | None = None
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    curves: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute_robustness(
+    inputs: AnalysisInput, settings: AnalysisSettings
+) -> RobustnessCurves | None:
+    name = inputs.analysed_model(settings.baseline)
+    if name is None:
+        return None
+    baseline = inputs.models.get(settings.baseline)
+    metric = settings.metric_of(inputs.test.task)
+    result = RobustnessCurves(
+        name,
+        settings.baseline if baseline is not None else None,
+        metric.name,
+        metric.higher_is_better,
+    )
+    test, seed = inputs.test, settings.seed
+    for modality in test.modality_names:
+        for corruption in settings.corruptions:
+            if corruption != "missing" and test.kinds[modality] == "text":
+                continue  # noise and dropout are defined on numbers, not on text
+            curve = robustness_curve(
+                inputs.models[name], test, modality, corruption, seed=seed, metric=metric.name
+            )
+            row = {
+                "modality": modality,
+                "corruption": corruption,
+                "levels": curve["level"].tolist(),
+                "score": curve["score"].tolist(),
+                "relative_robustness": relative_robustness(curve),
+            }
+            if baseline is not None:
+                base = robustness_curve(
+                    baseline, test, modality, corruption, seed=seed, metric=metric.name
+                )
+                row["baseline_score"] = base["score"].tolist()
+                row["effective_robustness"] = effective_robustness(curve, base)
+            result.curves.append(row)
+    return result
+
+
+def figure_robustness(result: RobustnessCurves) -> bytes:
+    modalities = sorted({r["modality"] for r in result.curves})
+    corruptions = list(dict.fromkeys(r["corruption"] for r in result.curves))
+    figure, grid = plt.subplots(
+        len(corruptions),
+        len(modalities),
+        figsize=(2.6 * len(modalities) + 1, 2.5 * len(corruptions)),
+        squeeze=False,
+        sharey=True,
+    )
+    for r in result.curves:
+        axes = grid[corruptions.index(r["corruption"]), modalities.index(r["modality"])]
+        axes.plot(r["levels"], r["score"], "o-", label=result.model)
+        if "baseline_score" in r:
+            axes.plot(r["levels"], r["baseline_score"], "s--", label=result.baseline)
+        title = f"{r['modality']}: {r['corruption']}\nrel {r['relative_robustness']:.3f}"
+        if "effective_robustness" in r:
+            title += f", eff {r['effective_robustness']:+.3f}"
+        axes.set_title(title, fontsize=8)
+        axes.set_xlabel(
+            "noise std" if r["corruption"] == "noise" else f"fraction {r['corruption']}",
+            fontsize=8,
+        )
+        axes.grid(alpha=0.3)
+    grid[0, 0].set_ylabel(direction(result.metric, result.higher_is_better))
+    grid[0, 0].legend(fontsize=7)
+    return png(figure)
+
+
+def describe_robustness(result: RobustnessCurves) -> list[str]:
+    lines = [
+        f"robustness of {result.model} in {result.metric} (relative; effective vs "
+        f"{result.baseline}):"
+    ]
+    for r in result.curves:
+        effective = r.get("effective_robustness")
+        lines.append(
+            f"  {r['modality']:<10} {r['corruption']:<8} {r['relative_robustness']:.3f}"
+            + (f"; {effective:+.3f}" if effective is not None else "")
+        )
+    return lines
+
+
+# --- interaction types ---------------------------------------------------------------------------
+@dataclass
+class InteractionSummary:
+    """Interaction types of the analysed model's test predictions against the two best
+    unimodal models."""
+
+    model: str = ""
+    unimodal: list[str] = field(default_factory=list)
+    summary: list[dict[str, Any]] = field(default_factory=list)
+
+
+def compute_interaction_types(
+    inputs: AnalysisInput, settings: AnalysisSettings
+) -> InteractionSummary | Skipped | None:
+    if inputs.test.task != "classification":
+        return Skipped(
+            "interaction types compare predicted classes, so they are defined for "
+            f"classification, not {inputs.test.task}"
+        )
+    name = inputs.analysed_model(settings.baseline)
+    unimodal = sorted(
+        (k for k in inputs.models if inputs.families.get(k) == "unimodal"),
+        key=lambda k: inputs.scores[k],
+        reverse=True,
+    )[:2]
+    if name is None or len(unimodal) < 2:
+        return None
+    test = inputs.test
+    p = [
+        torch.softmax(predict_outputs(inputs.models[k], test), dim=1).numpy()
+        for k in (*unimodal, name)
+    ]
+    types = interaction_types(p[0], p[1], p[2], test.targets.numpy())
+    summary = [{str(k): v for k, v in row.items()} for row in types.summary.to_dict("records")]
+    return InteractionSummary(name, unimodal, summary)
+
+
+def figure_interaction_types(result: InteractionSummary) -> bytes:
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    axes.barh([r["type"] for r in result.summary], [r["fraction"] for r in result.summary])
+    axes.set_xlabel("fraction of test samples")
+    axes.set_title(f"{result.model} against {' vs '.join(result.unimodal)}", fontsize=9)
+    return png(figure)
+
+
+def describe_interaction_types(result: InteractionSummary) -> list[str]:
+    lines = [f"interaction types of {result.model} against {', '.join(result.unimodal)}:"]
+    for row in result.summary:
+        lines.append(
+            f"  {row['type']:<26} {row['fraction']:6.1%}  (examples {row['examples'][:3]})"
+        )
+    return lines
+
+
+# --- the suite -----------------------------------------------------------------------------------
+def png(figure: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One entry of the suite; ``result`` is the dataclass that ``compute`` returns (None when
+    the analysis does not apply, e.g. PID of a single modality)."""
+
+    name: str
+    result: type
+    compute: Callable[[AnalysisInput, AnalysisSettings], Any]
+    figure: Callable[[Any], bytes]
+    caption: str
+    describe: Callable[[Any], list[str]]
+
+
+ANALYSES: dict[str, Analysis] = {
+    entry.name: entry
+    for entry in (
+        Analysis(
+            "robustness",
+            RobustnessCurves,
+            compute_robustness,
+            figure_robustness,
+            "Robustness of the best fusion model (and the baseline) to a corrupted modality.",
+            describe_robustness,
+        ),
+        Analysis(
+            "emap",
+            EmapScores,
+            compute_emap,
+            figure_emap,
+            "Each fusion model against its additive projection (EMAP): the gap is what "
+            "cross-modal interactions add.",
+            describe_emap,
+        ),
+        Analysis(
+            "pid",
+            PidTable,
+            compute_pid,
+            figure_pid,
+            "Partial information decomposition of I(X1, X2; Y) for pairs of modalities "
+            "(bits, whole data set).",
+            describe_pid,
+        ),
+        Analysis(
+            "interaction_types",
+            InteractionSummary,
+            compute_interaction_types,
+            figure_interaction_types,
+            "Interaction types of the best fusion model's test predictions.",
+            describe_interaction_types,
+        ),
+    )
+}
+
+
+def run_analyses(inputs: AnalysisInput, settings: AnalysisSettings | None = None) -> dict[str, Any]:
+    """Every analysis of :data:`ANALYSES` that applies, as typed results by name."""
+    settings = settings or AnalysisSettings()
+    results = {}
+    for name, entry in ANALYSES.items():
+        result = entry.compute(inputs, settings)
+        if result is not None:
+            results[name] = result
+    return results
+
+
+def to_json(results: dict[str, Any], settings: AnalysisSettings) -> dict[str, Any]:
+    """The results as JSON values (``analysis.json``), with the settings that produced them;
+    a skipped analysis is ``{"skipped": reason}``."""
+    document: dict[str, Any] = {"settings": dataclasses.asdict(settings)}
+    for name, result in results.items():
+        document[name] = (
+            {"skipped": result.reason}
+            if isinstance(result, Skipped)
+            else dataclasses.asdict(result)
+        )
+    return document
+
+
+def from_json(document: dict[str, Any]) -> dict[str, Any]:
+    """Typed results from ``analysis.json`` (entries the suite does not know are ignored)."""
+    results: dict[str, Any] = {}
+    for name, entry in ANALYSES.items():
+        value = document.get(name)
+        if isinstance(value, dict):
+            results[name] = (
+                Skipped(value["skipped"]) if "skipped" in value else entry.result(**value)
+            )
+    return results
+
+
+def figures(results: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
+    """``{file name: (PNG bytes, caption)}`` of every result that was computed."""
+    return {
+        f"{name}.png": (ANALYSES[name].figure(result), ANALYSES[name].caption)
+        for name, result in results.items()
+        if not isinstance(result, Skipped)
+    }
+
+
+def skipped(results: dict[str, Any]) -> dict[str, str]:
+    """``{analysis: why it does not apply}``."""
+    return {name: r.reason for name, r in results.items() if isinstance(r, Skipped)}
+
+
+def describe(name: str, result: Any) -> list[str]:
+    """Text lines of a result (for ``intermodal diagnose``)."""
+    if isinstance(result, Skipped):
+        return [f"{name}: not computed ({result.reason})"]
+    return ANALYSES[name].describe(result)

@@ -1,0 +1,178 @@
+"""``BenchConfig``: everything a benchmark run needs, validated once, from the command line, a
+YAML file or Python."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from intermodal.metrics import Metric
+from intermodal.training.context import ACCELERATORS, RunContext, auto_threads
+
+BACKENDS = ("local", "ray")
+
+
+def _as_list(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise ValueError(f"{what} must be a comma-separated string or a list of names, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """A benchmark: which data, which methods, how to train, where to write.
+
+    Attributes:
+        dataset: a registered data set name or a path (see ``intermodal datasets``).
+        data_dir: a local copy of a downloadable data set.
+        methods: method names, ``all``, or ``name[modality]`` for one view.
+        modalities: restrict the data set to these modalities first (empty: all).
+        seeds: seeds 0..seeds-1; seed s draws the split and seeds every method.
+        epochs, patience, batch_size: the training budget of every run.
+        output: the results folder (None: ``intermodal-results/DATASET-TIME``; no folder
+            when the Python API is called without one).
+        overwrite, resume: what to do with an existing results folder.
+        report: analyse the seed-0 models and write ``report.html``.
+        jobs: runs trained side by side (worker processes, or Ray tasks); ``0`` means one per
+            core (``--jobs auto``).
+        backend: ``local`` (this machine) or ``ray`` (a Ray cluster: ``RAY_ADDRESS``, or a local
+            Ray instance).
+        threads: intra-op threads per run (None: chosen for the number of jobs).
+        accelerator, devices: where each run trains.
+        trust_pickle: allow reading pickle files.
+        metric: the metric the leaderboard sorts by (default: the task's primary metric:
+            accuracy, micro-F1 or MAE).
+        loss: the loss of the task (``None``: its default; see ``training.objective.LOSSES``).
+        sentiment: add the sentiment metrics (Acc-2 both ways, F1, Acc-7) to a regression
+            benchmark on a -3..3 scale.
+        progress: show progress.
+    """
+
+    dataset: str = "mfeat"
+    data_dir: str | None = None
+    methods: tuple[str, ...] = ("all",)
+    modalities: tuple[str, ...] = ()
+    seeds: int = 3
+    epochs: int = 100
+    patience: int = 10
+    batch_size: int = 64
+    output: str | None = None
+    overwrite: bool = False
+    resume: bool = False
+    report: bool = True
+    jobs: int = 1
+    backend: str = "local"
+    threads: int | None = None
+    accelerator: str = "auto"
+    devices: int = 1
+    trust_pickle: bool = False
+    metric: str | None = None
+    sentiment: bool = False
+    loss: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "methods", tuple(_as_list(self.methods, "methods")) or ("all",))
+        object.__setattr__(self, "modalities", tuple(_as_list(self.modalities, "modalities")))
+        for name in ("seeds", "epochs", "patience", "batch_size", "devices"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.jobs, int) or self.jobs < 0:
+            raise ValueError(f"jobs must be a positive integer or 'auto', got {self.jobs!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {list(BACKENDS)}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads}")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(
+                f"unknown accelerator {self.accelerator!r}; choose one of {list(ACCELERATORS)}"
+            )
+        if self.overwrite and self.resume:
+            raise ValueError("choose one of overwrite (start again) and resume (continue)")
+
+    @property
+    def workers(self) -> int:
+        """Runs trained side by side (``jobs``, with 0 resolved to the number of cores)."""
+        from intermodal.training.context import available_cores
+
+        return self.jobs or available_cores()
+
+    def context(self, seed: int = 0) -> RunContext:
+        """The run context of every run with ``seed``."""
+        return RunContext(
+            seed=seed,
+            max_epochs=self.epochs,
+            patience=self.patience,
+            batch_size=self.batch_size,
+            accelerator=self.accelerator,
+            devices=self.devices,
+            threads=self.threads or auto_threads(self.workers),
+            loss=self.loss,
+        )
+
+    def metric_of(self, task: str) -> Metric:
+        """The leaderboard's metric for ``task``; an unknown name is an error that lists the
+        task's metrics."""
+        from intermodal.metrics import PRIMARY, metric_info
+
+        return metric_info(task, self.metric or PRIMARY[task], sentiment=self.sentiment)
+
+    def with_(self, **changes: Any) -> BenchConfig:
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings that define the results (for ``results.json``)."""
+        return {
+            "dataset": self.dataset,
+            "methods": list(self.methods),
+            "modalities": list(self.modalities),
+            "seeds": self.seeds,
+            "epochs": self.epochs,
+            "patience": self.patience,
+            "batch_size": self.batch_size,
+            "sentiment": self.sentiment,
+        }
+
+
+YAML_KEYS = {f.name for f in dataclasses.fields(BenchConfig)} - {"progress"}
+
+
+def load_grid(path: str | Path, base: BenchConfig) -> list[BenchConfig]:
+    """The benchmarks of a YAML experiment file: any ``BenchConfig`` field; ``dataset`` may be a
+    list, giving one benchmark per data set, each in ``OUTPUT/NAME``. Values not in the file
+    come from ``base`` (the command line)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML ({error})") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} must hold a mapping of settings, got {type(document).__name__}")
+    unknown = sorted(set(document) - YAML_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}; allowed: {sorted(YAML_KEYS)}")
+    if document.get("jobs") == "auto":
+        document["jobs"] = 0
+    datasets = _as_list(document.pop("dataset", base.dataset), "dataset")
+    if not datasets:
+        raise ValueError(f"{path}: dataset is empty")
+    root = document.pop("output", base.output)
+    configs = []
+    for name in datasets:
+        output = root
+        if root is not None and len(datasets) > 1:
+            output = str(Path(root) / Path(name).name)
+        configs.append(base.with_(**document, dataset=name, output=output))
+    return configs

@@ -1,0 +1,194 @@
+"""Where the runs of a benchmark train: in this process, in worker processes, or on Ray.
+
+A run is one (method, seed) pair. Every executor calls :func:`run_task` with the same arguments,
+and a run seeds everything it uses from its seed, so the results do not depend on the executor
+(for the same number of threads per run). Finished runs come back one at a time, so the caller
+saves each at once and an interrupted benchmark loses no finished run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from torch import Tensor, nn
+
+from intermodal.bench.registry import Job
+from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.splits import DataSplits, split_dataset, standardize
+from intermodal.training.context import RunContext
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run: ``job`` trained with ``context`` (its seed draws the split)."""
+
+    job: Job
+    context: RunContext
+    sentiment: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.job.name} s{self.context.seed}"
+
+
+Outcome = tuple[Task, dict[str, Any], nn.Module, Tensor]
+"""A finished run: its task, its result row, its trained model and its test outputs."""
+
+
+def run_task(
+    dataset: MultimodalDataset, task: Task, splits: dict[int, DataSplits]
+) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    """Train and test one run (see :func:`intermodal.bench.runner.run_job`); ``splits`` caches
+    the standardized split of each seed."""
+    from intermodal.bench.runner import run_job
+
+    seed = task.context.seed
+    if seed not in splits:
+        splits[seed] = standardize(split_dataset(dataset, seed=seed))
+    return run_job(task.job, splits[seed], task.context, task.sentiment)
+
+
+_WORKER: dict[str, Any] = {}
+"""A worker process's data set and split cache."""
+
+
+def _worker_init(dataset: MultimodalDataset, threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER.update(dataset=dataset, splits={})
+
+
+def _worker_run(task: Task) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    return run_task(_WORKER["dataset"], task, _WORKER["splits"])
+
+
+def run_serial(
+    dataset: MultimodalDataset,
+    tasks: Sequence[Task],
+    running: Callable[[list[str]], None] | None = None,
+    **_: Any,
+) -> Iterator[Outcome]:
+    """Each run in this process, in order."""
+    splits: dict[int, DataSplits] = {}
+    for task in tasks:
+        if running is not None:
+            running([task.label])
+        yield task, *run_task(dataset, task, splits)
+
+
+def run_processes(
+    dataset: MultimodalDataset,
+    tasks: Sequence[Task],
+    workers: int,
+    threads: int,
+    running: Callable[[list[str]], None] | None = None,
+) -> Iterator[Outcome]:
+    """Runs in ``workers`` spawned processes with ``threads`` intra-op threads each. The data set
+    is sent to each worker once; finished runs are yielded as they complete. When a run fails,
+    no new run starts, the runs in progress finish (and are yielded), then the error is
+    raised."""
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(dataset, threads),
+    )
+    pending: dict[Future[tuple[dict[str, Any], nn.Module, Tensor]], Task] = {}
+    queue = list(tasks)
+    failure: BaseException | None = None
+    try:
+        while queue or pending:
+            while queue and failure is None and len(pending) < workers:
+                task = queue.pop(0)
+                pending[pool.submit(_worker_run, task)] = task
+            if running is not None:
+                running([t.label for t in pending.values()])
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                task = pending.pop(future)
+                error = future.exception()
+                if error is not None:
+                    failure = failure or error  # let the runs in progress finish, then raise
+                    continue
+                yield task, *future.result()
+            if failure is not None and not pending:
+                raise failure
+    finally:
+        pool.shutdown(wait=not pending, cancel_futures=True)
+        if pending:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+
+
+def run_ray(
+    dataset: MultimodalDataset,
+    tasks: Sequence[Task],
+    workers: int,
+    threads: int,
+    running: Callable[[list[str]], None] | None = None,
+    retries: int = 3,
+) -> Iterator[Outcome]:
+    """Runs as Ray tasks, each with ``threads`` CPUs, at most ``workers`` at a time (0: as many
+    as the cluster holds). Connects to the cluster in ``RAY_ADDRESS`` or starts a local Ray
+    instance; a task whose worker dies is retried up to ``retries`` times by Ray."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="warning",
+        )
+    remote = ray.remote(num_cpus=threads, max_retries=retries)(_ray_run)
+    data = ray.put(dataset)
+    queue = list(tasks)
+    pending: dict[Any, Task] = {}
+    limit = workers or len(queue)
+    failure: BaseException | None = None
+    try:
+        while queue or pending:
+            while queue and failure is None and len(pending) < limit:
+                task = queue.pop(0)
+                pending[remote.remote(data, task, threads)] = task
+            if running is not None:
+                running([t.label for t in pending.values()])
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:
+                    failure = failure or error.as_instanceof_cause()
+                    continue
+                yield task, *outcome
+            if failure is not None and not pending:
+                raise failure
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def _ray_run(
+    dataset: MultimodalDataset, task: Task, threads: int
+) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_task(dataset, task, {})
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or an error that says which extra installs it."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("--backend ray needs Ray: pip install 'intermodal[ray]'") from None
+    return ray

@@ -1,0 +1,163 @@
+"""The results folder of a benchmark: its one owner, for the command line and Python alike.
+
+Layout::
+
+    runs/METHOD__seedS.json   one finished run each, written as soon as it finishes
+    runs/METHOD__seedS.npy    its test outputs (logits or values), for intervals and tests
+    models/METHOD/            the seed-0 model of each method (config.json + model.safetensors)
+    results.csv               one row per (method, seed)
+    results.json              the configuration, the leaderboard, the runs and skipped methods
+    summary.md                the leaderboard as a Markdown table
+    analysis.json             the analyses of the seed-0 models
+    figures/*.png, report.html
+
+Every file is written atomically (to a temporary sibling, then renamed), so an interrupted run
+leaves whole files only, and ``resume`` continues from the finished runs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from intermodal._io import write_bytes_atomic, write_text_atomic
+from intermodal.saving import load_model, save_model
+
+MARKERS = ("results.json", "runs", "models", "report.html")
+"""Entries that identify a folder as a results folder (only those are ever replaced)."""
+
+
+def file_name(method: str) -> str:
+    """A file-system-safe name for a method (``unimodal[pix]`` -> ``unimodal_pix_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", method)
+
+
+def default_path(dataset: str) -> Path:
+    """``intermodal-results/DATASET-YYYYmmdd-HHMMSS`` in the working directory."""
+    return Path("intermodal-results") / f"{Path(dataset).name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+class ResultsFolder:
+    """Owns a results folder: its layout, the overwrite and resume policy, and atomic writes.
+
+    Args:
+        path: the folder.
+        overwrite: replace the results a previous benchmark left there.
+        resume: keep them and skip the runs already finished.
+
+    Raises:
+        FileExistsError: if the folder holds results and neither ``overwrite`` nor ``resume`` is
+            set, or holds other files (a folder that is not a results folder is never cleared).
+    """
+
+    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.resume = resume
+        if overwrite and resume:
+            raise ValueError("choose one of overwrite (start again) and resume (continue)")
+        entries = list(self.path.iterdir()) if self.path.is_dir() else []
+        if self.path.exists() and not self.path.is_dir():
+            raise FileExistsError(f"{self.path} is a file; choose a folder for the results")
+        if entries and not resume:
+            foreign = [e.name for e in entries if e.name not in MARKERS and not self._ours(e)]
+            if foreign:
+                raise FileExistsError(
+                    f"{self.path} holds files that are not benchmark results ({foreign[:3]}); "
+                    "choose another --output"
+                )
+            if not overwrite:
+                raise FileExistsError(
+                    f"{self.path} already holds results; pass --resume, --overwrite or another "
+                    "--output"
+                )
+            for entry in entries:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _ours(entry: Path) -> bool:
+        return entry.name in {
+            "results.csv",
+            "summary.md",
+            "analysis.json",
+            "figures",
+        } or entry.name.startswith(".")
+
+    # --- runs and models ---------------------------------------------------------------------
+    def run_file(self, method: str, seed: int) -> Path:
+        return self.path / "runs" / f"{file_name(method)}__seed{seed}.json"
+
+    def model_dir(self, method: str) -> Path:
+        return self.path / "models" / file_name(method)
+
+    def finished(self, method: str, seed: int) -> tuple[dict[str, Any], Tensor] | None:
+        """The saved row and test outputs of a finished run when resuming, or None when it must
+        run (not saved, unreadable, or its seed-0 model is missing)."""
+        path = self.run_file(method, seed)
+        outputs_path = path.with_suffix(".npy")
+        if not (self.resume and path.is_file() and outputs_path.is_file()):
+            return None
+        if seed == 0 and not (self.model_dir(method) / "config.json").is_file():
+            return None
+        try:
+            row = json.loads(path.read_text())
+            outputs = torch.from_numpy(np.load(outputs_path, allow_pickle=False))
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, OSError) as error:
+            warnings.warn(f"{path} is corrupt ({error}); running it again", stacklevel=2)
+            return None
+        return (row, outputs) if isinstance(row, dict) else None
+
+    def save_run(self, row: dict[str, Any], outputs: Tensor) -> None:
+        """Save a finished run: its outputs first, then the row that marks it finished."""
+        path = self.run_file(row["method"], row["seed"])
+        buffer = io.BytesIO()
+        np.save(buffer, outputs.numpy(), allow_pickle=False)
+        write_bytes_atomic(path.with_suffix(".npy"), buffer.getvalue())
+        write_text_atomic(path, json.dumps(row))
+
+    def save_model(self, method: str, model: nn.Module) -> None:
+        save_model(model, self.model_dir(method), overwrite=True)
+
+    def load_model(self, method: str) -> nn.Module:
+        return load_model(self.model_dir(method))
+
+    # --- tables, analyses, report ------------------------------------------------------------
+    def write_text(self, name: str, text: str) -> Path:
+        write_text_atomic(self.path / name, text)
+        return self.path / name
+
+    def write_json(self, name: str, document: Any) -> Path:
+        return self.write_text(name, json.dumps(document, indent=2, default=float))
+
+    def read_json(self, name: str) -> Any:
+        path = self.path / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {self.path} holds no benchmark results")
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is corrupt ({error}); run the benchmark again") from None
+
+    def write_figures(self, images: dict[str, bytes]) -> None:
+        for name, data in images.items():
+            write_bytes_atomic(self.path / "figures" / name, data)
+
+    @classmethod
+    def existing(cls, path: str | Path) -> ResultsFolder:
+        """An existing results folder, opened to read and rebuild its report."""
+        path = Path(path)
+        if not (path / "results.json").is_file():
+            raise FileNotFoundError(
+                f"{path / 'results.json'} not found: {path} holds no benchmark results"
+            )
+        return cls(path, resume=True)

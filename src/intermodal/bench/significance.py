@@ -1,0 +1,150 @@
+"""Which differences on a leaderboard are real: confidence intervals and paired tests against the
+best method, from every run's test outputs.
+
+With at least five seeds the seeds are the samples: a Student t interval over the per-seed
+scores and a paired t-test on the per-seed differences with the best method. With fewer seeds
+the test samples are: a percentile bootstrap over test samples, the same resampled indices for
+every method (so the comparison is paired), the score averaged over seeds in each replicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import Tensor
+
+from intermodal.metrics import Metric
+
+REPLICATES = 1000
+"""Bootstrap replicates (the p-value resolution is about 1 / REPLICATES)."""
+MIN_SEEDS = 5
+"""From this many seeds on, intervals and tests are over seeds instead of test samples."""
+ALPHA = 0.05
+"""Level of the intervals (95%) and of the test that marks a method as tied with the best."""
+
+PerSample = Callable[[Tensor, Tensor], Tensor]
+
+
+def _accuracy(outputs: Tensor, targets: Tensor) -> Tensor:
+    return (outputs.argmax(dim=1) == targets).double()
+
+
+def _absolute_error(outputs: Tensor, targets: Tensor) -> Tensor:
+    values = outputs.reshape(targets.shape).double() - targets.double()
+    return values.abs().reshape(len(values), -1).mean(dim=1)
+
+
+PER_SAMPLE: dict[str, PerSample] = {"accuracy": _accuracy, "mae": _absolute_error}
+"""Metrics that are means of a per-sample quantity, bootstrapped by resampling that quantity
+(much faster than recomputing the metric on each replicate)."""
+
+
+@dataclass(frozen=True)
+class Significance:
+    """Per method: the interval ``(low, high)`` of its mean score, the p-value of a paired test
+    against the best method (1 for the best itself) and whether it is tied with the best
+    (p >= ``ALPHA``). ``method`` says how: ``t over seeds`` or ``bootstrap over test
+    samples``."""
+
+    low: dict[str, float]
+    high: dict[str, float]
+    p_value: dict[str, float]
+    tied: dict[str, bool]
+    best: str
+    method: str
+
+
+def _replicate_scores(
+    outputs: Mapping[str, Sequence[Tensor]],
+    targets: Sequence[Tensor],
+    metric: Metric,
+    replicates: int,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """``{method: (replicates,)}`` scores averaged over seeds, on shared resampled indices."""
+    rng = np.random.default_rng(seed)
+    indices = [rng.integers(0, len(y), size=(replicates, len(y))) for y in targets]
+    per_sample = PER_SAMPLE.get(metric.name)
+    result = {}
+    for name, runs in outputs.items():
+        total = np.zeros(replicates)
+        for out, y, index in zip(runs, targets, indices, strict=True):
+            if per_sample is not None:
+                values = per_sample(out, y).numpy()
+                total += values[index].mean(axis=1)
+            else:
+                total += np.array(
+                    [
+                        metric.compute(out[torch.from_numpy(i)], y[torch.from_numpy(i)])
+                        for i in index
+                    ]
+                )
+        result[name] = total / len(runs)
+    return result
+
+
+def significance(
+    outputs: Mapping[str, Sequence[Tensor]],
+    targets: Sequence[Tensor],
+    metric: Metric,
+    replicates: int = REPLICATES,
+    seed: int = 0,
+) -> Significance:
+    """Intervals and paired tests for methods evaluated on the same test splits.
+
+    Args:
+        outputs: method -> its test outputs per seed (``(N_s, K)`` logits or values), in seed
+            order; every method has the same seeds.
+        targets: the test targets of each seed's split.
+        metric: the leaderboard's metric (its direction decides which method is best).
+        replicates: bootstrap replicates (fewer than ``MIN_SEEDS`` seeds).
+        seed: seeds the bootstrap.
+    """
+    seeds = len(targets)
+    if any(len(runs) != seeds for runs in outputs.values()):
+        raise ValueError("every method needs test outputs for every seed")
+    per_seed = {
+        name: np.array([metric.compute(out, y) for out, y in zip(runs, targets, strict=True)])
+        for name, runs in outputs.items()
+    }
+    sign = 1.0 if metric.higher_is_better else -1.0
+    best = max(per_seed, key=lambda name: sign * per_seed[name].mean())
+    low, high, p_value = {}, {}, {}
+    if seeds >= MIN_SEEDS:
+        how = "t over seeds"
+        quantile = stats.t.ppf(1 - ALPHA / 2, df=seeds - 1)
+        for name, values in per_seed.items():
+            half = quantile * values.std(ddof=1) / np.sqrt(seeds)
+            low[name], high[name] = values.mean() - half, values.mean() + half
+            difference = per_seed[best] - values
+            if name == best or not np.any(difference != 0):
+                p_value[name] = 1.0
+            else:
+                p_value[name] = float(stats.ttest_rel(per_seed[best], values).pvalue)
+    else:
+        how = "bootstrap over test samples"
+        boot = _replicate_scores(outputs, targets, metric, replicates, seed)
+        for name, values in boot.items():
+            low[name] = float(np.quantile(values, ALPHA / 2))
+            high[name] = float(np.quantile(values, 1 - ALPHA / 2))
+            difference = sign * (boot[best] - values)
+            if name == best:
+                p_value[name] = 1.0
+                continue
+            at_most_zero = int(np.sum(difference <= 0))
+            at_least_zero = int(np.sum(difference >= 0))
+            tail = min(at_most_zero, at_least_zero)
+            p_value[name] = min(1.0, 2 * (tail + 1) / (replicates + 1))
+    tied = {name: p_value[name] >= ALPHA for name in per_seed}
+    return Significance(
+        {k: float(v) for k, v in low.items()},
+        {k: float(v) for k, v in high.items()},
+        p_value,
+        tied,
+        best,
+        how,
+    )

@@ -1,0 +1,11 @@
+"""Exceptions for input a user can correct; the command line reports them in one line."""
+
+from __future__ import annotations
+
+
+class UnknownNameError(KeyError):
+    """A name (data set, method, modality, metric, column ...) that is not known; the message
+    says which names are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,63 @@
+"""The contracts between models and the code that trains and analyses them.
+
+A model is a ``torch.nn.Module``; these protocols name the methods that the trainer, the benchmark
+and the analyses rely on. They are checked with ``isinstance`` (structural typing), so a user's
+model needs no base class: it needs the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A model of the modalities it names: ``model(inputs, mask) -> outputs (B, K)`` (class
+    logits, label logits or predicted values)."""
+
+    @property
+    def modalities(self) -> list[str]: ...
+
+    def __call__(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor: ...
+
+
+@runtime_checkable
+class EncodeThenPredict(Protocol):
+    """A predictor split into per-modality encoding and the rest, so that analyses can encode
+    each modality once and run only ``classify`` on many combinations (EMAP)."""
+
+    @property
+    def modalities(self) -> list[str]: ...
+
+    def encode(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> dict[str, Tensor]: ...
+
+    def classify(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor: ...
+
+
+@runtime_checkable
+class TrainsItself(Protocol):
+    """A model with its own training objective (reconstruction, prior matching, a pair loss).
+
+    ``training_loss`` is what the optimizer minimizes and may be random (augmentation, prior
+    samples). ``validation_loss`` is deterministic and measures the task, so that early stopping
+    and best-weight selection do not follow noise; ``validation_objective`` names it in one line.
+    """
+
+    validation_objective: str
+
+    def training_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor: ...
+
+    def validation_loss(
+        self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor: ...

@@ -1,0 +1,140 @@
+"""The run context (seed, budget, device, threads) that flows from a caller into builders and
+``fit``, and the thread policy for training many small models on a few cores."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from intermodal.data.splits import DataSplits
+    from intermodal.training.fit import FitResult
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
+def auto_threads(workers: int = 1) -> int:
+    """Intra-op threads per process when ``workers`` processes train side by side.
+
+    Each worker gets its share of the cores. A single process on a machine of at most two cores
+    uses one thread: the models trained here run for microseconds per operation, so a second
+    thread gains at most about 1.3x on an idle machine, while its spinning OpenMP threads make
+    steps many times slower whenever another process holds a core
+    (``benchmarks/threads.py`` measures both).
+    """
+    cores = available_cores()
+    if workers > 1:
+        return max(1, cores // workers)
+    return 1 if cores <= 2 else min(cores, 4)
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads (``None``: leave the setting alone)."""
+    if threads is None:
+        yield
+        return
+    if threads < 1:
+        raise ValueError(f"threads must be a positive number, got {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(accelerator: str = "auto") -> torch.device:
+    """The torch device for ``accelerator`` (``auto``: a CUDA GPU if there is one, else the CPU).
+
+    Raises:
+        ValueError: for an unknown name, or a GPU that this machine does not have.
+    """
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"unknown accelerator {accelerator!r}; choose one of {list(ACCELERATORS)}")
+    if accelerator == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if accelerator in ("gpu", "cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"--accelerator {accelerator}: this machine has no CUDA GPU that PyTorch can use "
+                f"(PyTorch {torch.__version__}); use --accelerator cpu or auto"
+            )
+        return torch.device("cuda")
+    if accelerator == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError("--accelerator mps: Apple's MPS backend is not available here")
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """How to train: passed by a command to every builder and to :func:`fit`.
+
+    Attributes:
+        seed: seeds the split, the initialization and training.
+        max_epochs, patience: the training budget; early stopping after ``patience`` epochs
+            without a better validation loss.
+        batch_size: training batch size.
+        lr, weight_decay: AdamW's settings.
+        accelerator: ``auto`` (a GPU if present), ``cpu``, ``gpu``/``cuda`` or ``mps``.
+        devices: devices (processes) per run; more than one trains with Lightning's DDP.
+        strategy: Lightning strategy for several devices (``auto``, ``ddp``, ``ddp_spawn``).
+        threads: intra-op CPU threads while training (``None``: leave PyTorch's setting).
+        loss: the name of a loss of the task (``None``: the task's default; see
+            ``intermodal.training.objective.LOSSES``).
+    """
+
+    seed: int = 0
+    max_epochs: int = 100
+    patience: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"
+    threads: int | None = None
+    loss: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "patience", "batch_size", "devices"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be a positive integer, got {self.threads}")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(
+                f"unknown accelerator {self.accelerator!r}; choose one of {list(ACCELERATORS)}"
+            )
+
+    def with_(self, **changes: Any) -> RunContext:
+        """A copy with some fields changed, e.g. ``context.with_(seed=1)``."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def fit(self, model: nn.Module, data: DataSplits, **options: Any) -> FitResult:
+        """``fit(model, data)`` with this context's settings (``options`` override them)."""
+        from intermodal.training.fit import fit
+
+        settings: dict[str, Any] = {**self.as_dict(), **options}
+        return fit(model, data, **settings)
