@@ -1,4 +1,4 @@
-"""Forward + backward time of each fusion layer, as a ratio to tensor fusion (TFN).
+"""Forward + backward time of each registered fusion layer, as a ratio to tensor fusion (TFN).
 
 Run: python benchmarks/fusion_speed.py [--repeats 30]
 
@@ -17,34 +17,26 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from intermodal.fusion import (
-    AdditiveFusion,
-    ConcatFusion,
-    CrossModalAttentionFusion,
-    GatedFusion,
-    LateFusion,
-    LowRankFusion,
-    MultiplicativeFusion,
-    NonlinearFusion,
-    PolynomialFusion,
-    TensorFusion,
-)
+from intermodal.fusion.registry import FUSIONS, FusionSpec
 
 DIMS = {"a": 32, "b": 32, "c": 64}
 BATCH, OUTPUT = 256, 64
 
-LAYERS: dict[str, Callable[[], nn.Module]] = {
-    "TensorFusion": lambda: TensorFusion(DIMS, OUTPUT),
-    "LowRankFusion (rank 4)": lambda: LowRankFusion(DIMS, OUTPUT, rank=4),
-    "PolynomialFusion (P=2, r=4)": lambda: PolynomialFusion(DIMS, OUTPUT),
-    "ConcatFusion": lambda: ConcatFusion(DIMS, OUTPUT),
-    "AdditiveFusion": lambda: AdditiveFusion(DIMS, OUTPUT),
-    "MultiplicativeFusion": lambda: MultiplicativeFusion(DIMS, OUTPUT),
-    "GatedFusion": lambda: GatedFusion(DIMS, OUTPUT),
-    "NonlinearFusion": lambda: NonlinearFusion(DIMS, OUTPUT),
-    "LateFusion (learned)": lambda: LateFusion(DIMS, OUTPUT, "learned"),
-    "CrossModalAttentionFusion": lambda: CrossModalAttentionFusion(DIMS, OUTPUT),
-}
+
+def layers() -> dict[str, Callable[[], nn.Module]]:
+    """Every registered fusion that fuses three vector modalities (two-modal fusions and very
+    early fusion of raw signals are left out)."""
+
+    def make(spec: FusionSpec) -> Callable[[], nn.Module]:
+        size = DIMS["a"] if spec.keeps_size else OUTPUT
+        dims = dict.fromkeys(DIMS, DIMS["a"]) if spec.keeps_size else DIMS
+        return lambda: spec.build(dims, size, "classification")
+
+    return {
+        name: make(spec)
+        for name, spec in FUSIONS.items()
+        if not spec.two_modal and name != "very-early"
+    }
 
 
 def step_time(layer: nn.Module, features: dict[str, torch.Tensor], repeats: int) -> float:
@@ -64,15 +56,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     repeats = parser.parse_args().repeats
     torch.manual_seed(0)
-    features = {key: torch.randn(BATCH, dim) for key, dim in DIMS.items()}
-    times = {name: step_time(make(), features, repeats) for name, make in LAYERS.items()}
-    baseline = times["TensorFusion"]
+    times = {}
+    for name, make in layers().items():
+        layer = make()
+        dims = getattr(layer, "input_dims", DIMS)
+        features = {key: torch.randn(BATCH, dim) for key, dim in dims.items()}
+        times[name] = step_time(layer, features, repeats)
+    baseline = times["tfn"]
     print(f"forward + backward, B={BATCH}, dims {tuple(DIMS.values())}, output {OUTPUT}, float32")
     print(f"{'layer':<30}{'ms/step':>10}{'TFN time / this':>18}")
     for name, seconds in times.items():
         print(f"{name:<30}{1000 * seconds:>10.3f}{baseline / seconds:>17.1f}x")
-    ratio = baseline / times["LowRankFusion (rank 4)"]
-    print(f"LowRankFusion (rank 4) is {ratio:.1f}x faster than TFN")
+    print(f"LMF (rank 4) is {baseline / times['lmf']:.1f}x faster than TFN")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ def test_bench_writes_results_and_prints_a_leaderboard(
             "1",
             "--epochs",
             "2",
+            "--jobs",
+            "1",
             "--output",
             str(out),
             "--quiet",
@@ -73,7 +75,13 @@ def test_diagnose_prints_and_writes_every_analysis(
 ) -> None:
     out = tmp_path / "diagnosis.json"
     assert (
-        main(["diagnose", "--dataset", "synthetic-mixed", "--epochs", "3", "--output", str(out)])
+        main(
+            [
+                "diagnose",
+                *("--dataset", "synthetic-mixed", "--epochs", "3", "--jobs", "1"),
+                *("--output", str(out)),
+            ]
+        )
         == 0
     )
     printed = capsys.readouterr().out

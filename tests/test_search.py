@@ -9,7 +9,7 @@ from intermodal import load_model, save_model
 from intermodal.data import MultimodalDataset, holdout_split, standardize, stratified_split
 from intermodal.search import FusionSearch, search_space
 from intermodal.training import RunContext
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 
 def test_candidates_are_distinct_reproducible_and_within_the_budget() -> None:

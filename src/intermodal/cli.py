@@ -43,10 +43,39 @@ def _positive(value: str) -> int:
     return number
 
 
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {value!r}")
+    return number
+
+
+def _backbone(value: str) -> tuple[str, str]:
+    modality, equals, name = value.partition("=")
+    if not equals or not modality or not name:
+        raise argparse.ArgumentTypeError(
+            f"must be MODALITY=NAME_OR_PATH (e.g. caption=path/to/bert), got {value!r}"
+        )
+    return modality, name
+
+
 def _add_data(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--dataset", default=default, help=f"name or path (default: {default})")
     parser.add_argument(
         "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
+    )
+    parser.add_argument(
+        "--task",
+        choices=["classification", "multilabel", "regression"],
+        help="the target of a file that holds several (e.g. sentiment scores: regression)",
+    )
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow reading pickle files (they can run code: only for files you trust)",
     )
 
 
@@ -73,6 +102,19 @@ def _add_training(
         help="the task's loss (default: cross-entropy, bce or mse by the task)",
     )
     group.add_argument(
+        "--missing-strategy",
+        dest="missing",
+        default="zero",
+        choices=["zero", "mean", "learned", "dropout"],
+        help="what fusion models do with an absent modality (default: zero)",
+    )
+    group.add_argument(
+        "--modality-dropout",
+        type=_fraction,
+        default=0.5,
+        help="probability of dropping a modality with --missing-strategy dropout (default: 0.5)",
+    )
+    group.add_argument(
         "--accelerator",
         default="auto",
         choices=["auto", "cpu", "gpu", "cuda", "mps"],
@@ -90,8 +132,8 @@ def _add_training(
         group.add_argument(
             "--jobs",
             type=_jobs,
-            default=1,
-            help="runs trained side by side: a number or 'auto' for one per core (default: 1)",
+            default=0,
+            help="runs trained side by side: a number, or 'auto' for one per core (default)",
         )
         group.add_argument(
             "--backend",
@@ -114,6 +156,8 @@ def _context(args: argparse.Namespace) -> Any:
         devices=args.devices,
         threads=args.threads,
         loss=args.loss,
+        missing=args.missing,
+        modality_dropout=args.modality_dropout,
     )
 
 
@@ -141,9 +185,15 @@ def _bench_config(args: argparse.Namespace) -> Any:
         accelerator=args.accelerator,
         devices=args.devices,
         trust_pickle=args.trust_pickle,
+        task=args.task,
         metric=args.metric,
         sentiment=args.sentiment,
         loss=args.loss,
+        missing=args.missing,
+        modality_dropout=args.modality_dropout,
+        train_missing=args.train_missing,
+        backbones=dict(args.backbone or []),
+        cache_dir=args.cache_dir,
         progress=not args.quiet,
     )
 
@@ -182,7 +232,10 @@ def _bench(args: argparse.Namespace) -> int:
             from intermodal.bench.executors import import_ray
 
             import_ray()
-        dataset = load_dataset(config.dataset, config.data_dir, trust_pickle=config.trust_pickle)
+        dataset = load_dataset(
+            config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
+        )
+        config.metric_of(dataset.task)  # an unknown --metric is an error before any output
         output = config.output or str(default_path(config.dataset))
         folder = ResultsFolder(output, config.overwrite, config.resume)
         result = run_benchmark(dataset, config, folder)
@@ -219,6 +272,8 @@ def _diagnose(args: argparse.Namespace) -> int:
         patience=context.patience,
         batch_size=context.batch_size,
         loss=context.loss,
+        missing=context.missing,
+        modality_dropout=context.modality_dropout,
         accelerator=context.accelerator,
         devices=context.devices,
         threads=context.threads,
@@ -226,7 +281,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
     )
-    dataset = load_dataset(args.dataset, args.data_dir)
+    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
     modalities = args.modalities.split(",") if args.modalities else None
     if modalities is None and args.dataset == "mfeat":
         modalities = ["fou", "pix"]
@@ -264,6 +319,11 @@ def _diagnose(args: argparse.Namespace) -> int:
             f"  {pair['modality_1']} ~ {pair['modality_2']}: top canonical correlations "
             + ", ".join(f"{c:.3f}" for c in pair["canonical_correlations"])
         )
+    print("presence patterns (modalities present: samples):")
+    for row in report["profile"]["patterns"]:
+        print(f"  {row['present']}: {row['count']} ({row['fraction']:.1%})")
+    for note in report["profile"]["notes"]:
+        print(f"note: {note}")
     write_text_atomic(output, json.dumps(report, indent=2, default=float))
     print(f"written to {output}")
     return 0
@@ -274,7 +334,11 @@ def _align(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
 
     result = align(
-        load_dataset(args.dataset, args.data_dir), args.views, args.method, args.dim, _context(args)
+        load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task),
+        args.views,
+        args.method,
+        args.dim,
+        _context(args),
     )
     a, b = result.views
     print(f"{result.method} on {args.dataset}: {a} ~ {b} (test split)")
@@ -293,7 +357,7 @@ def _transfer(args: argparse.Namespace) -> int:
     from intermodal.bench.transfer import cross_modal_transfer
     from intermodal.data import load_dataset
 
-    dataset = load_dataset(args.dataset, args.data_dir)
+    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
     result = cross_modal_transfer(dataset, args.train_modality, args.test_modality, _context(args))
     print(json.dumps(result))
     return 0
@@ -303,7 +367,11 @@ def _fission(args: argparse.Namespace) -> int:
     from intermodal.bench.transfer import disentanglement
     from intermodal.data import load_dataset
 
-    rows = disentanglement(load_dataset(args.dataset, args.data_dir), args.nuisance, _context(args))
+    rows = disentanglement(
+        load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task),
+        args.nuisance,
+        _context(args),
+    )
     print(f"Linear probes of the factors of a factorized model (MFM), {args.dataset} test split:")
     print(pd.DataFrame(rows).to_string(index=False, float_format="{:.3f}".format))
     return 0
@@ -371,12 +439,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="regression on a -3..3 sentiment scale: add Acc-2 (both conventions), F1, Acc-7",
     )
-    bench.add_argument("--config", help="YAML file with any bench setting; dataset may be a list")
     bench.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow reading pickle files (they can run code: only for files you trust)",
+        "--train-missing",
+        type=_fraction,
+        default=0.0,
+        metavar="RATE",
+        help="hide each modality of each training sample with this probability (one kept)",
     )
+    bench.add_argument(
+        "--backbone",
+        type=_backbone,
+        action="append",
+        metavar="MODALITY=NAME",
+        help="encode a modality once with a frozen pretrained backbone (a local folder or a hub "
+        "name; needs intermodal[hf]); repeat for several modalities",
+    )
+    bench.add_argument(
+        "--cache-dir",
+        help="where frozen backbones' features are cached (default: the user cache folder)",
+    )
+    bench.add_argument("--config", help="YAML file with any bench setting; dataset may be a list")
     bench.set_defaults(run=_bench)
 
     report = commands.add_parser("report", help="rebuild report.html from saved results")

@@ -10,7 +10,7 @@ from intermodal.analysis import additive_projection, emap, emap_projection
 from intermodal.encoders import MLP
 from intermodal.fusion import AdditiveFusion, NonlinearFusion
 from intermodal.models import FusionClassifier
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 
 def test_worked_example_of_the_paper() -> None:

@@ -9,7 +9,7 @@ from intermodal.analysis import corrupt, effective_robustness, relative_robustne
 from intermodal.encoders import MLP
 from intermodal.fusion import ConcatFusion
 from intermodal.models import FusionClassifier
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 
 def test_corruptions_do_what_they_say() -> None:

@@ -24,7 +24,7 @@ from intermodal.bench.methods import build_unimodal
 from intermodal.data import MultimodalDataset, load_mfeat
 from intermodal.metrics import metric_info
 from intermodal.training import RunContext
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 TIMES = ["train_time_s", "latency_ms"]
 

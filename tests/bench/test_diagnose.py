@@ -10,7 +10,7 @@ from intermodal.cli import main
 def test_the_report_and_diagnose_give_the_same_pid_and_robustness(tmp_path: Path) -> None:
     """Both run the same analysis suite with the same settings on models trained the same way,
     so the same data and seed give the same numbers."""
-    common = ["--dataset", "synthetic-mixed", "--epochs", "4", "--threads", "1"]
+    common = ["--dataset", "synthetic-mixed", "--epochs", "4", "--threads", "1", "--jobs", "1"]
     bench = ["bench", *common, "--methods", ",".join(METHODS), "--seeds", "1"]
     assert main([*bench, "--output", str(tmp_path / "bench"), "--quiet"]) == 0
     diagnosis = tmp_path / "diagnosis.json"
@@ -18,6 +18,6 @@ def test_the_report_and_diagnose_give_the_same_pid_and_robustness(tmp_path: Path
     report = json.loads((tmp_path / "bench" / "analysis.json").read_text())
     diagnosed = json.loads(diagnosis.read_text())
     assert report["settings"] == diagnosed["settings"]
-    for name in ("pid", "robustness", "emap", "interaction_types"):
+    for name in ("pid", "robustness", "emap", "interaction_types", "missing_subsets"):
         assert report[name] == diagnosed[name], name
     assert report["robustness"]["model"] == "nonlinear"

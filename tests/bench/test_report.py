@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from intermodal.cli import main
-from tests.data.test_readers import write_affect
+from tests.helpers import write_affect
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BENCH = ["bench", "--modalities", "fou,pix", "--methods", "early,late-mean,unimodal"]
-BENCH += ["--seeds", "2", "--epochs", "5", "--output"]
+BENCH += ["--seeds", "2", "--epochs", "5", "--jobs", "1", "--output"]
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -51,6 +51,8 @@ FIGURES = {
     "emap.png",
     "pid.png",
     "interaction_types.png",
+    "missing_subsets.png",
+    "missing_rate.png",
 }
 
 
@@ -93,6 +95,8 @@ def test_report_renders_in_headless_chromium(results: Path, tmp_path: Path) -> N
     shown = re.search(r'data-figures-shown="(\d+)"', dom.stdout)
     assert shown and int(shown.group(1)) == len(FIGURES), "every figure must load and decode"
     assert "95% CI low" in dom.stdout and 'class="tied"' in dom.stdout
+    assert 'id="subsets"' in dom.stdout and "pix + fou" not in dom.stdout
+    assert "fou + pix" in dom.stdout and "absent modality" in dom.stdout
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr
     shot = tmp_path / "report.png"
     subprocess.run(

@@ -9,7 +9,7 @@ from intermodal.coordination import DCCA, DCCAE, GatedCoordination, dcca_loss
 from intermodal.data import standardize, stratified_split
 from intermodal.encoders import MLP
 from intermodal.training import fit
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 
 def reference_correlation(

@@ -16,7 +16,7 @@ from intermodal.data.fsdd import (
     manifest,
     read_wav,
 )
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 FSDD = SHARED_DATA / "fsdd"
 needs_fsdd = pytest.mark.skipif(not FSDD.is_dir(), reason="no local FSDD copy")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from intermodal.data import MFEAT_VIEWS, list_datasets, load_dataset, load_mfeat
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 DIMS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 

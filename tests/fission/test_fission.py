@@ -13,7 +13,7 @@ from intermodal.fission import (
     orthogonality_loss,
 )
 from intermodal.training import fit
-from tests.conftest import blobs
+from tests.helpers import blobs
 
 
 def autoencoder(**options) -> BimodalAutoencoder:
@@ -79,7 +79,7 @@ def test_factorized_model_has_more_representations_than_modalities() -> None:
         {"a": MLP(5, 8), "b": MLP(3, 8)},
         {"a": 8, "b": 8},
         {"a": 5, "b": 3},
-        n_classes=3,
+        outputs=3,
         shared_dim=4,
         private_dim=2,
     )
@@ -99,7 +99,7 @@ def test_factorized_model_has_more_representations_than_modalities() -> None:
 def test_shared_private_codes_and_loss() -> None:
     torch.manual_seed(0)
     model = SharedPrivateModel(
-        {"a": MLP(5, 8), "b": MLP(3, 8)}, {"a": 8, "b": 8}, n_classes=3, code_dim=4
+        {"a": MLP(5, 8), "b": MLP(3, 8)}, {"a": 8, "b": 8}, outputs=3, code_dim=4
     )
     inputs = {"a": torch.randn(10, 5), "b": torch.randn(10, 3)}
     codes = model.codes(inputs)

@@ -4,7 +4,13 @@ from intermodal.analysis.complexity import ModelCost, model_cost
 from intermodal.analysis.emap import EmapResult, additive_projection, emap, emap_projection
 from intermodal.analysis.interactions import TYPES, InteractionTypes, interaction_types
 from intermodal.analysis.pid import PIDResult, discretize, pid, pid_from_distribution
-from intermodal.analysis.profile import Profile, linear_probe_accuracy, probe_accuracy, profile
+from intermodal.analysis.profile import (
+    Profile,
+    discrete_target,
+    linear_probe_accuracy,
+    probe_accuracy,
+    profile,
+)
 from intermodal.analysis.robustness import (
     corrupt,
     effective_robustness,
@@ -21,6 +27,7 @@ __all__ = [
     "Profile",
     "additive_projection",
     "corrupt",
+    "discrete_target",
     "discretize",
     "effective_robustness",
     "emap",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,15 +13,21 @@ from torch.nn import functional as F
 from intermodal.analysis.pid import LN2, discretize, mutual_information, pid
 from intermodal.coordination.cca import canonical_correlations
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.missing import presence_patterns
 from intermodal.data.splits import holdout_split
 
 
 @dataclass
 class Profile:
-    """``modalities``: one row per modality; ``pairs``: one row per pair of modalities."""
+    """``modalities``: one row per modality; ``pairs``: one row per pair of modalities;
+    ``patterns``: one row per presence pattern (which modalities a sample has) with its count;
+    ``notes``: facts about the targets worth stating (e.g. multi-label samples without any
+    label)."""
 
     modalities: pd.DataFrame
     pairs: pd.DataFrame
+    patterns: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
 
 def probe_accuracy(
@@ -61,44 +67,95 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
     """Describe each modality and each pair of modalities of ``data``.
 
     Per modality: kind and shape; value statistics (mean, std, min, max over present samples);
-    missing rate (fraction of samples where it is absent); a linear probe's test accuracy; and
-    I(X_m; Y) in bits, a plug-in estimate after k-means discretization into ``n_clusters`` cells
-    (biased upwards by about ``(cells - 1)(classes - 1) / (2 N ln 2)`` bits).
-    Per pair: the top three canonical correlations and the PID in bits (see ``pid``).
+    missing rate (fraction of samples where it is absent); for classification a linear probe's
+    test accuracy; and I(X_m; Y) in bits, a plug-in estimate after k-means discretization into
+    ``n_clusters`` cells (biased upwards by about ``(cells - 1)(classes - 1) / (2 N ln 2)``
+    bits; a regression target is cut into quantile bins first, see ``discrete_target``).
+    Per pair: the top three canonical correlations and the PID in bits (see ``pid``). Text
+    modalities are described by their kind, shape and missing rate only. The presence patterns
+    count the samples with each combination of present modalities.
     """
-    y = data.targets.numpy()
-    flat = {k: v.reshape(len(data), -1).numpy() for k, v in data.modalities.items()}
+    y = discrete_target(data)
+    numeric = [k for k in data.modality_names if data.kinds[k] != "text"]
+    flat = {k: data.modalities[k].reshape(len(data), -1).numpy() for k in numeric}
     rows = []
     for key in data.modality_names:
         present = data.masks[key].numpy()
-        values = flat[key][present]
-        codes = discretize(flat[key], n_clusters, seed)
-        counts = np.zeros((codes.max() + 1, data.n_classes))
-        np.add.at(counts, (codes, y), 1.0)
-        rows.append(
-            {
-                "modality": key,
-                "kind": data.kinds[key],
-                "shape": "x".join(map(str, data.shapes[key])),
-                "mean": float(values.mean()) if len(values) else float("nan"),
-                "std": float(values.std()) if len(values) else float("nan"),
-                "min": float(values.min()) if len(values) else float("nan"),
-                "max": float(values.max()) if len(values) else float("nan"),
-                "missing_rate": float(1.0 - present.mean()),
-                "probe_accuracy": linear_probe_accuracy(data, key, seed),
-                "mutual_information_bits": mutual_information(counts / counts.sum()) / LN2,
+        row: dict[str, object] = {
+            "modality": key,
+            "kind": data.kinds[key],
+            "shape": "x".join(map(str, data.shapes[key])),
+            "missing_rate": float(1.0 - present.mean()),
+        }
+        if key in flat:
+            values = flat[key][present]
+            stats = {
+                "mean": values.mean(),
+                "std": values.std(),
+                "min": values.min(),
+                "max": values.max(),
             }
-        )
+            row.update({k: float(v) if len(values) else float("nan") for k, v in stats.items()})
+            row["probe_accuracy"] = (
+                linear_probe_accuracy(data, key, seed)
+                if data.task == "classification"
+                else float("nan")
+            )
+            if y is not None:
+                codes = discretize(flat[key], n_clusters, seed)
+                counts = np.zeros((codes.max() + 1, int(y.max()) + 1))
+                np.add.at(counts, (codes, y), 1.0)
+                row["mutual_information_bits"] = mutual_information(counts / counts.sum()) / LN2
+        rows.append(row)
     pairs = []
-    for a, b in itertools.combinations(data.modality_names, 2):
+    for a, b in itertools.combinations(numeric, 2):
         correlations = canonical_correlations(flat[a], flat[b], n_components=3)
-        decomposition = pid(flat[a], flat[b], y, n_clusters=n_clusters, seed=seed)
-        pairs.append(
-            {
-                "modality_1": a,
-                "modality_2": b,
-                "canonical_correlations": [round(float(c), 4) for c in correlations],
-                **{f"{k}_bits": v for k, v in decomposition.as_dict().items()},
-            }
-        )
-    return Profile(pd.DataFrame(rows), pd.DataFrame(pairs))
+        pair: dict[str, object] = {
+            "modality_1": a,
+            "modality_2": b,
+            "canonical_correlations": [round(float(c), 4) for c in correlations],
+        }
+        if y is not None:
+            decomposition = pid(flat[a], flat[b], y, n_clusters=n_clusters, seed=seed)
+            pair.update({f"{k}_bits": v for k, v in decomposition.as_dict().items()})
+        pairs.append(pair)
+    notes = []
+    if data.task == "multilabel":
+        empty = int((data.targets.sum(dim=1) == 0).sum())
+        if empty:
+            notes.append(f"{empty} of {len(data)} samples have no label at all")
+    if y is None:
+        notes.append("no mutual information or PID: a multi-label target is a set, not a value")
+    return Profile(
+        pd.DataFrame(rows).reindex(columns=PROFILE_COLUMNS),
+        pd.DataFrame(pairs),
+        presence_patterns(data),
+        notes,
+    )
+
+
+PROFILE_COLUMNS = [
+    "modality",
+    "kind",
+    "shape",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "missing_rate",
+    "probe_accuracy",
+    "mutual_information_bits",
+]
+
+
+def discrete_target(data: MultimodalDataset, bins: int = 5) -> np.ndarray | None:
+    """The target as a discrete variable for information measures: the class; for regression,
+    the quantile bin of the value (of the first column; the estimates depend on ``bins``); None
+    for multi-label data, whose label sets have up to 2^K values."""
+    if data.task == "classification":
+        return data.targets.numpy()
+    if data.task == "regression":
+        values = data.targets.numpy().reshape(len(data), -1)[:, 0]
+        edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
+        return np.searchsorted(edges, values, side="right")
+    return None

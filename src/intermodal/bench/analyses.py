@@ -10,6 +10,7 @@ one entry to :data:`ANALYSES`.
 from __future__ import annotations
 
 import dataclasses
+import html
 import io
 import itertools
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from intermodal.analysis import (
+    discrete_target,
     effective_robustness,
     emap,
     interaction_types,
@@ -33,7 +35,8 @@ from intermodal.analysis import (
     robustness_curve,
 )
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.metrics import PRIMARY, Metric, metric_info, predict_outputs
+from intermodal.data.missing import MAX_SUBSETS, hide_at_random, keep_only, subsets
+from intermodal.metrics import PRIMARY, Metric, evaluate, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
 
 
@@ -49,6 +52,9 @@ class AnalysisSettings:
             biased upwards unless ``pid_clusters**2 * classes`` is well below the samples).
         max_pid_pairs: pairs of modalities whose PID is estimated, at most.
         emap_draws: Monte Carlo draws per sample when EMAP cannot enumerate every combination.
+        missing_rates: test-time rates at which each modality of each sample is hidden (at
+            least one kept) for the missing-rate curves.
+        max_subsets: subsets of modalities in the subset table, at most (2^M - 1 for M <= 6).
         metric: the metric of the scores (default: the task's primary metric).
         pid_target_bins: quantile bins of a regression target for the PID, which needs a
             discrete target (the estimate depends on this number).
@@ -62,6 +68,8 @@ class AnalysisSettings:
     pid_target_bins: int = 5
     max_pid_pairs: int = 15
     emap_draws: int = 64
+    missing_rates: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    max_subsets: int = MAX_SUBSETS
 
     def metric_of(self, task: str) -> Metric:
         """The metric every analysis scores with (default: the task's primary metric)."""
@@ -79,6 +87,7 @@ class AnalysisInput:
     families: dict[str, str]
     scores: dict[str, float]
     higher_is_better: bool = True
+    strategies: dict[str, str] = field(default_factory=dict)
 
     def fusion_models(self) -> dict[str, nn.Module]:
         """The fusion models that encode each modality separately (``EncodeThenPredict``)."""
@@ -167,19 +176,6 @@ class PidTable:
 
     pairs: list[dict[str, Any]] = field(default_factory=list)
     n_clusters: int = 5
-
-
-def discrete_target(data: MultimodalDataset, bins: int) -> np.ndarray | None:
-    """The target as a discrete variable for the PID: the class; for regression, the quantile
-    bin of the value (of the first column); None for multi-label data, whose label sets have up
-    to 2^K values."""
-    if data.task == "classification":
-        return data.targets.numpy()
-    if data.task == "regression":
-        values = data.targets.numpy().reshape(len(data), -1)[:, 0]
-        edges = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
-        return np.searchsorted(edges, values, side="right")
-    return None
 
 
 def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable | Skipped | None:
@@ -374,6 +370,148 @@ def describe_interaction_types(result: InteractionSummary) -> list[str]:
     return lines
 
 
+# --- missing modalities --------------------------------------------------------------------------
+@dataclass
+class SubsetTable:
+    """Each model's test score with only a subset of the modalities present (the others
+    absent), for every non-empty subset (capped at ``max_subsets``); ``strategies`` says what
+    each model does with an absent modality. A model without any of a subset's modalities has
+    no score there (None)."""
+
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    subsets: list[str] = field(default_factory=list)
+    scores: dict[str, list[float | None]] = field(default_factory=dict)
+    strategies: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+
+
+def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> SubsetTable | None:
+    test = inputs.test
+    if len(test.modality_names) < 2:
+        return None
+    metric = settings.metric_of(test.task)
+    chosen = subsets(test.modality_names, settings.max_subsets)
+    total = 2 ** len(test.modality_names) - 1
+    note = (
+        ""
+        if len(chosen) == total
+        else (f"{len(chosen)} of the {total} subsets (the smallest ones and the full set)")
+    )
+    table = SubsetTable(metric.name, metric.higher_is_better, [" + ".join(c) for c in chosen])
+    table.note = note
+    views = [keep_only(test, c) for c in chosen]
+    for name, model in inputs.models.items():
+        used = set(getattr(model, "modalities", test.modality_names))
+        table.scores[name] = [
+            float(evaluate(model, view)[metric.name]) if used & set(subset) else None
+            for subset, view in zip(chosen, views, strict=True)
+        ]
+        table.strategies[name] = inputs.strategies.get(name, "")
+    return table
+
+
+def figure_subsets(result: SubsetTable) -> bytes:
+    names = list(result.scores)
+    values = np.array(
+        [[np.nan if v is None else v for v in result.scores[n]] for n in names], dtype=float
+    )
+    figure, axes = plt.subplots(
+        figsize=(max(6, 0.45 * len(result.subsets) + 3), max(3, 0.3 * len(names) + 1.5))
+    )
+    image = axes.imshow(
+        values, aspect="auto", cmap="viridis" if result.higher_is_better else "viridis_r"
+    )
+    axes.set_yticks(range(len(names)), names, fontsize=7)
+    axes.set_xticks(range(len(result.subsets)), result.subsets, rotation=90, fontsize=6)
+    figure.colorbar(image, ax=axes, label=direction(result.metric, result.higher_is_better))
+    axes.set_xlabel("modalities present (the others absent)")
+    return png(figure)
+
+
+def describe_subsets(result: SubsetTable) -> list[str]:
+    lines = [f"{result.metric} with only some modalities present ({result.note or 'all subsets'}):"]
+    for name, values in result.scores.items():
+        shown = ", ".join(
+            f"{s} {'n/a' if v is None else f'{v:.3f}'}"
+            for s, v in zip(result.subsets, values, strict=True)
+        )
+        lines.append(f"  {name} [{result.strategies.get(name, '')}]: {shown}")
+    return lines
+
+
+def table_subsets(result: SubsetTable) -> str:
+    """The subset table as HTML (one row per subset, one column per model)."""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in result.scores)
+    rows = []
+    for i, subset in enumerate(result.subsets):
+        cells = "".join(
+            "<td>n/a</td>" if v[i] is None else f"<td>{v[i]:.4f}</td>"
+            for v in result.scores.values()
+        )
+        rows.append(f"<tr><td>{html.escape(subset)}</td>{cells}</tr>")
+    strategy = "".join(
+        f"<td>{html.escape(result.strategies.get(n, ''))}</td>" for n in result.scores
+    )
+    rows.append(f"<tr><td>absent modality</td>{strategy}</tr>")
+    caption = html.escape(f"{result.metric} with only these modalities present. {result.note}")
+    return (
+        f'<table id="subsets"><caption>{caption}</caption><thead><tr><th>present</th>{head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+@dataclass
+class MissingRateCurves:
+    """Each model's test score when each modality of each sample is hidden at a rate (at least
+    one kept per sample), the same hidden entries for every model."""
+
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    rates: list[float] = field(default_factory=list)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    strategies: dict[str, str] = field(default_factory=dict)
+
+
+def compute_missing_rate(
+    inputs: AnalysisInput, settings: AnalysisSettings
+) -> MissingRateCurves | None:
+    test = inputs.test
+    if len(test.modality_names) < 2:
+        return None
+    metric = settings.metric_of(test.task)
+    result = MissingRateCurves(metric.name, metric.higher_is_better, list(settings.missing_rates))
+    views = [hide_at_random(test, rate, seed=settings.seed) for rate in settings.missing_rates]
+    for name, model in inputs.models.items():
+        if inputs.families.get(name) == "unimodal":
+            continue  # one modality: hiding it leaves nothing to predict from
+        result.scores[name] = [float(evaluate(model, view)[metric.name]) for view in views]
+        result.strategies[name] = inputs.strategies.get(name, "")
+    return result if result.scores else None
+
+
+def figure_missing_rate(result: MissingRateCurves) -> bytes:
+    figure, (axes, legend) = plt.subplots(
+        1, 2, figsize=(9.5, 4.5), gridspec_kw={"width_ratios": [3, 1.3]}
+    )
+    for name, values in result.scores.items():
+        axes.plot(result.rates, values, "o-", markersize=3, label=name)
+    axes.set_xlabel("test-time missing rate per modality (at least one kept)")
+    axes.set_ylabel(direction(result.metric, result.higher_is_better))
+    axes.grid(alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    legend.axis("off")
+    legend.legend(handles, labels, loc="upper left", fontsize=7, frameon=False)
+    return png(figure)
+
+
+def describe_missing_rate(result: MissingRateCurves) -> list[str]:
+    lines = [f"{result.metric} at test-time missing rates {result.rates}:"]
+    for name, values in result.scores.items():
+        lines.append(f"  {name}: " + ", ".join(f"{v:.3f}" for v in values))
+    return lines
+
+
 # --- the suite -----------------------------------------------------------------------------------
 def png(figure: Any) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
@@ -395,6 +533,7 @@ class Analysis:
     figure: Callable[[Any], bytes]
     caption: str
     describe: Callable[[Any], list[str]]
+    table: Callable[[Any], str] | None = None
 
 
 ANALYSES: dict[str, Analysis] = {
@@ -434,6 +573,24 @@ ANALYSES: dict[str, Analysis] = {
             "Interaction types of the best fusion model's test predictions.",
             describe_interaction_types,
         ),
+        Analysis(
+            "missing_subsets",
+            SubsetTable,
+            compute_subsets,
+            figure_subsets,
+            "Each model's test score with only a subset of the modalities present.",
+            describe_subsets,
+            table_subsets,
+        ),
+        Analysis(
+            "missing_rate",
+            MissingRateCurves,
+            compute_missing_rate,
+            figure_missing_rate,
+            "Each model's test score when each modality of each sample is hidden at a rate "
+            "(at least one kept per sample).",
+            describe_missing_rate,
+        ),
     )
 }
 
@@ -472,6 +629,15 @@ def from_json(document: dict[str, Any]) -> dict[str, Any]:
                 Skipped(value["skipped"]) if "skipped" in value else entry.result(**value)
             )
     return results
+
+
+def tables(results: dict[str, Any]) -> dict[str, str]:
+    """HTML tables of the results that have one, by analysis name."""
+    return {
+        name: table(result)
+        for name, result in results.items()
+        if not isinstance(result, Skipped) and (table := ANALYSES[name].table) is not None
+    }
 
 
 def figures(results: dict[str, Any]) -> dict[str, tuple[bytes, str]]:

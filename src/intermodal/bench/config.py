@@ -4,8 +4,8 @@ YAML file or Python."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +41,28 @@ class BenchConfig:
         overwrite, resume: what to do with an existing results folder.
         report: analyse the seed-0 models and write ``report.html``.
         jobs: runs trained side by side (worker processes, or Ray tasks); ``0`` means one per
-            core (``--jobs auto``).
+            core (``--jobs auto``, the command line's default). Worker processes are spawned,
+            so a script that runs a benchmark with ``jobs != 1`` needs the usual
+            ``if __name__ == "__main__":`` guard.
         backend: ``local`` (this machine) or ``ray`` (a Ray cluster: ``RAY_ADDRESS``, or a local
             Ray instance).
         threads: intra-op threads per run (None: chosen for the number of jobs).
         accelerator, devices: where each run trains.
         trust_pickle: allow reading pickle files.
+        task: the target of a file that holds several (see ``intermodal.data.read_path``).
         metric: the metric the leaderboard sorts by (default: the task's primary metric:
             accuracy, micro-F1 or MAE).
-        loss: the loss of the task (``None``: its default; see ``training.objective.LOSSES``).
+        loss: the loss of the task (``None``: its default; see ``intermodal.losses.LOSSES``).
+        missing: what fusion models do with an absent modality (``zero``, ``mean``, ``learned``,
+            ``dropout``; see ``intermodal.models.FusionClassifier``).
+        modality_dropout: the probability of dropping a modality with ``missing="dropout"``.
+        train_missing: hide each modality of each training sample with this probability (at
+            least one kept), seeded by the seed and the same for every method.
+        backbones: modality -> a pretrained backbone (hub name or local folder, needs
+            ``intermodal[hf]``); the modality is encoded once, frozen, into a feature cache,
+            and every method trains on the cached features.
+        cache_dir: the feature cache's folder (default: ``INTERMODAL_CACHE`` or the user cache
+            folder).
         sentiment: add the sentiment metrics (Acc-2 both ways, F1, Acc-7) to a regression
             benchmark on a -3..3 scale.
         progress: show progress.
@@ -73,9 +86,15 @@ class BenchConfig:
     accelerator: str = "auto"
     devices: int = 1
     trust_pickle: bool = False
+    task: str | None = None
     metric: str | None = None
     sentiment: bool = False
     loss: str | None = None
+    missing: str = "zero"
+    modality_dropout: float = 0.5
+    train_missing: float = 0.0
+    backbones: Mapping[str, str] = field(default_factory=dict)
+    cache_dir: str | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -94,6 +113,11 @@ class BenchConfig:
         if self.accelerator not in ACCELERATORS:
             raise ValueError(
                 f"unknown accelerator {self.accelerator!r}; choose one of {list(ACCELERATORS)}"
+            )
+        if not 0.0 <= self.train_missing < 1.0:
+            raise ValueError(
+                f"train_missing must be in [0, 1), got {self.train_missing}: at least one "
+                "modality of each sample stays present"
             )
         if self.overwrite and self.resume:
             raise ValueError("choose one of overwrite (start again) and resume (continue)")
@@ -116,6 +140,8 @@ class BenchConfig:
             devices=self.devices,
             threads=self.threads or auto_threads(self.workers),
             loss=self.loss,
+            missing=self.missing,
+            modality_dropout=self.modality_dropout,
         )
 
     def metric_of(self, task: str) -> Metric:
@@ -139,6 +165,9 @@ class BenchConfig:
             "patience": self.patience,
             "batch_size": self.batch_size,
             "sentiment": self.sentiment,
+            "missing": self.missing,
+            "train_missing": self.train_missing,
+            "backbones": dict(self.backbones),
         }
 
 

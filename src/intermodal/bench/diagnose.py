@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from intermodal.analysis import model_cost, pid, profile
-from intermodal.bench.analyses import AnalysisSettings, discrete_target, to_json
+from intermodal.analysis import discrete_target, model_cost, pid, profile
+from intermodal.bench.analyses import AnalysisSettings, to_json
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.runner import run_benchmark
 from intermodal.data.dataset import MultimodalDataset
@@ -92,6 +92,8 @@ def diagnose(
         "profile": {
             "modalities": _records(data_profile.modalities),
             "pairs": _records(data_profile.pairs),
+            "patterns": _records(data_profile.patterns),
+            "notes": data_profile.notes,
         },
     }
     return document

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from intermodal.bench.registry import Job
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.missing import hide_at_random
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.training.context import RunContext
 
@@ -30,6 +31,7 @@ class Task:
     job: Job
     context: RunContext
     sentiment: bool = False
+    train_missing: float = 0.0
 
     @property
     def label(self) -> str:
@@ -49,8 +51,18 @@ def run_task(
 
     seed = task.context.seed
     if seed not in splits:
-        splits[seed] = standardize(split_dataset(dataset, seed=seed))
+        splits[seed] = prepare_splits(dataset, seed, task.train_missing)
     return run_job(task.job, splits[seed], task.context, task.sentiment)
+
+
+def prepare_splits(dataset: MultimodalDataset, seed: int, train_missing: float = 0.0) -> DataSplits:
+    """The standardized split of ``seed``; with ``train_missing``, each modality of each
+    training sample is hidden with that probability (at least one kept), seeded by ``seed``."""
+    splits = standardize(split_dataset(dataset, seed=seed))
+    if train_missing > 0:
+        train = hide_at_random(splits.train, train_missing, seed=seed)
+        splits = DataSplits(train, splits.val, splits.test)
+    return splits
 
 
 _WORKER: dict[str, Any] = {}

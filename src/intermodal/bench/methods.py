@@ -7,7 +7,7 @@ Builders are module-level functions (or partials of them) so that worker process
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from torch import nn
@@ -84,6 +84,18 @@ def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module
     return UnimodalClassifier(key, encoders(dataset)[key], head(dataset, FEATURE_DIM))
 
 
+def fusion_model(
+    encoders: Mapping[str, nn.Module],
+    fusion: nn.Module,
+    head: nn.Module | None,
+    context: RunContext,
+) -> FusionClassifier:
+    """A fusion model with the context's strategy for absent modalities."""
+    return FusionClassifier(
+        encoders, fusion, head, missing=context.missing, dropout=context.modality_dropout
+    )
+
+
 def build_fusion(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     """The default encoders, the fusion of ``spec`` and a linear head (none for a fusion that
     outputs predictions itself; the head reads ``FEATURE_DIM`` features from a fusion that keeps
@@ -91,9 +103,9 @@ def build_fusion(spec: FusionSpec, dataset: MultimodalDataset, context: RunConte
     dims = dict.fromkeys(dataset.modality_names, FEATURE_DIM)
     if spec.outputs:
         fusion = spec.build(dims, dataset.output_dim, dataset.task)
-        return FusionClassifier(encoders(dataset), fusion)
+        return fusion_model(encoders(dataset), fusion, None, context)
     size = FEATURE_DIM if spec.keeps_size else FUSED_DIM
-    return FusionClassifier(encoders(dataset), spec.build(dims, size), head(dataset, size))
+    return fusion_model(encoders(dataset), spec.build(dims, size), head(dataset, size), context)
 
 
 def build_tfn(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
@@ -104,7 +116,7 @@ def build_tfn(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext)
     while (dim + 1) ** count > TFN_MAX_FUSED:
         dim -= 1
     dims = dict.fromkeys(dataset.modality_names, dim)
-    return FusionClassifier(encoders(dataset, dim), spec.build(dims, FUSED_DIM), head(dataset))
+    return fusion_model(encoders(dataset, dim), spec.build(dims, FUSED_DIM), head(dataset), context)
 
 
 def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
@@ -123,7 +135,7 @@ def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunCo
             tokenizers[key] = default_encoder(dataset.kinds[key], dataset.shapes[key], FEATURE_DIM)
             dims[key] = FEATURE_DIM
     fusion = CrossModalAttentionFusion(dims, FUSED_DIM, model_dim=16, num_heads=2)
-    return FusionClassifier(tokenizers, fusion, head(dataset))
+    return fusion_model(tokenizers, fusion, head(dataset), context)
 
 
 def build_very_early(
@@ -136,7 +148,9 @@ def build_very_early(
     }
     raw = {key: RawInput() for key in dataset.modality_names}
     fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=32)
-    return FusionClassifier(raw, fusion, head(dataset))
+    if context.missing in ("mean", "learned"):  # a raw signal has no feature vector to stand in
+        context = context.with_(missing="zero")
+    return fusion_model(raw, fusion, head(dataset), context)
 
 
 CUSTOM_BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -199,7 +213,10 @@ def build_mfm(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
 )
 def build_shared_private(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     return SharedPrivateModel(
-        encoders(dataset), dict.fromkeys(dataset.modality_names, FEATURE_DIM), dataset.n_classes
+        encoders(dataset),
+        dict.fromkeys(dataset.modality_names, FEATURE_DIM),
+        dataset.output_dim,
+        task=dataset.task,
     )
 
 
@@ -212,7 +229,7 @@ def build_shared_private(dataset: MultimodalDataset, context: RunContext) -> nn.
 def build_bimodal_autoencoder(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     from intermodal.bench.transfer import build_autoencoder
 
-    return build_autoencoder(dataset, n_classes=dataset.n_classes)
+    return build_autoencoder(dataset, predict=True)
 
 
 @register_method(

@@ -18,6 +18,7 @@ import pandas as pd
 from intermodal.bench.analyses import figures as analysis_figures
 from intermodal.bench.analyses import from_json, png
 from intermodal.bench.analyses import skipped as skipped_reasons
+from intermodal.bench.analyses import tables as analysis_tables
 from intermodal.bench.results import ResultsFolder
 from intermodal.bench.runner import describe_scores
 
@@ -142,6 +143,7 @@ def write_report(directory: str | Path | ResultsFolder) -> Path:
         folder.read_json("analysis.json") if (folder.path / "analysis.json").is_file() else None
     )
     images = report_figures(results, analysis)
+    html_tables = analysis_tables(from_json(analysis or {}))
     folder.write_figures({name: data for name, (data, _) in images.items()})
     board = pd.DataFrame(results["leaderboard"])
     config = results.get("config", {})
@@ -181,6 +183,7 @@ are shaded.</p>
 {f"<p>Skipped methods:</p><ul>{skipped}</ul>" if skipped else ""}
 <h2>Figures</h2>
 {"".join(sections)}
+{"".join(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{t}" for name, t in html_tables.items())}
 {f"<p>Analyses not computed:</p><ul>{skipped_analyses}</ul>" if skipped_analyses else ""}
 <script>
 window.addEventListener("load", () => {{

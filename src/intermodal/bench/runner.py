@@ -22,6 +22,7 @@ from intermodal.bench.results import ResultsFolder
 from intermodal.bench.significance import Significance, significance
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
+from intermodal.errors import UnknownNameError
 from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
 from intermodal.training.context import RunContext
 from intermodal.training.fit import seed_everything
@@ -43,9 +44,17 @@ class BenchResult:
 
 
 def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
+    """The splits restricted to ``modalities``: training and validation samples with none of
+    them are dropped; every test sample is kept (the same test set for every method), one
+    without them read as its zero-filled input."""
     if list(modalities) == splits.train.modality_names:
         return splits
-    return DataSplits(*(part.select(modalities) for part in splits))
+    train, val, test = splits
+    return DataSplits(
+        train.select(modalities, empty="drop"),
+        val.select(modalities, empty="drop"),
+        test.select(modalities, empty="keep"),
+    )
 
 
 def run_job(
@@ -79,6 +88,7 @@ def run_job(
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "monitor": result.monitor,
+        "missing": str(getattr(result.model, "absent", "")),
         "latency_ms": cost.latency_ms_per_sample,
     }
     return row, result.model, outputs
@@ -120,6 +130,36 @@ def leaderboard(
     return table.reset_index()
 
 
+BACKBONE_KINDS = ("text", "image", "audio")
+
+
+def encode_with_backbones(dataset: MultimodalDataset, config: BenchConfig) -> MultimodalDataset:
+    """The data set with each modality of ``config.backbones`` replaced by the features of its
+    frozen pretrained backbone (vectors), computed once and kept in the feature cache
+    (``config.cache_dir``), so that every method, seed and later benchmark reuses them."""
+    from intermodal.data.cache import FeatureCache, encode_modalities
+    from intermodal.data.fsdd import data_home
+    from intermodal.encoders.pretrained import PretrainedEncoder
+
+    unknown = sorted(set(config.backbones) - set(dataset.modality_names))
+    if unknown:
+        raise UnknownNameError(
+            f"--backbone names modalities {unknown} that {dataset.name} lacks "
+            f"({dataset.modality_names})"
+        )
+    encoders = {}
+    for modality, name in config.backbones.items():
+        kind = dataset.kinds[modality]
+        if kind not in BACKBONE_KINDS:
+            raise ValueError(
+                f"a pretrained backbone reads text, images or audio; {modality!r} is {kind}"
+            )
+        encoders[modality] = PretrainedEncoder(name, kind=kind)
+    folder = Path(config.cache_dir) if config.cache_dir else data_home() / "features"
+    cache = FeatureCache(folder)
+    return encode_modalities({"data": dataset}, encoders, cache)["data"]
+
+
 def _executor(config: BenchConfig) -> Any:
     if config.backend == "ray":
         import_ray()
@@ -157,6 +197,8 @@ def run_benchmark(
     config = (config or BenchConfig()).with_(**settings)
     if config.modalities:
         dataset = dataset.select(config.modalities)
+    if config.backbones:
+        dataset = encode_with_backbones(dataset, config)
     metric = config.metric_of(dataset.task)
     analysis_settings = AnalysisSettings(metric=metric.name)
     jobs, skipped = resolve_methods(list(config.methods), dataset)
@@ -174,7 +216,9 @@ def run_benchmark(
         for job in jobs:
             saved = folder.finished(job.name, seed) if folder else None
             if saved is None:
-                tasks.append(Task(job, config.context(seed), config.sentiment))
+                tasks.append(
+                    Task(job, config.context(seed), config.sentiment, config.train_missing)
+                )
                 continue
             rows[job.name, seed], outputs[job.name, seed] = saved
             if seed == 0 and folder is not None:
@@ -228,6 +272,10 @@ def run_benchmark(
             families={job.name: job.family for job in jobs},
             scores={name: float(first[name]) for name in models},
             higher_is_better=metric.higher_is_better,
+            strategies={
+                str(row["method"]): str(row["missing"])
+                for _, row in runs[runs["seed"] == 0].iterrows()
+            },
         )
         analysis = run_analyses(inputs, analysis_settings)
     return BenchResult(

@@ -24,7 +24,8 @@ FEATURE_DIM = 64
 
 def _encoders(data: MultimodalDataset) -> dict[str, nn.Module]:
     return {
-        m: default_encoder(data.kinds[m], data.shapes[m], FEATURE_DIM) for m in data.modality_names
+        m: default_encoder(data.kinds[m], data.shapes[m], FEATURE_DIM, data=data.modalities[m])
+        for m in data.modality_names
     }
 
 
@@ -32,8 +33,9 @@ def _sizes(data: MultimodalDataset) -> dict[str, int]:
     return {m: math.prod(data.shapes[m]) for m in data.modality_names}
 
 
-def build_autoencoder(data: MultimodalDataset, n_classes: int | None = None) -> BimodalAutoencoder:
-    """A bimodal autoencoder with the default encoder of each of the two modalities."""
+def build_autoencoder(data: MultimodalDataset, predict: bool = False) -> BimodalAutoencoder:
+    """A bimodal autoencoder with the default encoder of each of the two modalities; with
+    ``predict``, a head on its shared code for the data set's task."""
     return BimodalAutoencoder(
         data.modality_names,
         _encoders(data),
@@ -41,7 +43,8 @@ def build_autoencoder(data: MultimodalDataset, n_classes: int | None = None) -> 
         _sizes(data),
         shared_dim=64,
         alignment_weight=1.0,
-        n_classes=n_classes,
+        outputs=data.output_dim if predict else None,
+        task=data.task,
     )
 
 
@@ -52,7 +55,8 @@ def build_factorized(data: MultimodalDataset) -> FactorizedModel:
         _encoders(data),
         dict.fromkeys(data.modality_names, FEATURE_DIM),
         _sizes(data),
-        data.n_classes,
+        data.output_dim,
+        task=data.task,
     )
 
 

@@ -123,6 +123,7 @@ class DCCA(nn.Module):
         return self.encoders[a](inputs[a]), self.encoders[b](inputs[b])
 
     validation_objective = "the DCCA loss on validation pairs"
+    monitor = "loss"
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
@@ -155,6 +156,7 @@ class DCCAE(DCCA):
         self.reconstruction_weight = reconstruction_weight
 
     validation_objective = "the DCCAE loss (correlation and reconstruction) on validation pairs"
+    monitor = "loss"
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None

@@ -8,6 +8,7 @@ from intermodal.data.dataset import (
     Sample,
     collate,
 )
+from intermodal.data.mat import read_mat
 from intermodal.data.mfeat import MFEAT_VIEWS, load_mfeat
 from intermodal.data.readers import (
     from_arrays,
@@ -19,6 +20,7 @@ from intermodal.data.readers import (
     read_image_folder,
     read_mimic,
     read_path,
+    read_sentiment_utterances,
 )
 from intermodal.data.registry import (
     DATASETS,
@@ -35,13 +37,20 @@ from intermodal.data.splits import (
     standardize,
     stratified_split,
 )
-from intermodal.data.synthetic import INTERACTIONS, make_interaction_dataset
+from intermodal.data.synthetic import (
+    INTERACTIONS,
+    MULTILABEL_INTERACTIONS,
+    REGRESSION_INTERACTIONS,
+    make_interaction_dataset,
+)
 
 __all__ = [
     "DATASETS",
     "INTERACTIONS",
     "KINDS",
     "MFEAT_VIEWS",
+    "MULTILABEL_INTERACTIONS",
+    "REGRESSION_INTERACTIONS",
     "Batch",
     "DataSplits",
     "DatasetInfo",
@@ -62,8 +71,10 @@ __all__ = [
     "read_affect_pickle",
     "read_avmnist",
     "read_image_folder",
+    "read_mat",
     "read_mimic",
     "read_path",
+    "read_sentiment_utterances",
     "register_dataset",
     "split_dataset",
     "standardize",

@@ -390,13 +390,27 @@ class MultimodalDataset(Dataset[Sample]):
             raise IndexError(f"subset indices out of range for a data set of {len(self)} samples")
         return self._replace(self.modalities, index)
 
-    def select(self, names: Iterable[str]) -> MultimodalDataset:
-        """A data set with only the modalities in ``names``."""
+    def select(self, names: Iterable[str], empty: str = "error") -> MultimodalDataset:
+        """A data set with only the modalities in ``names``.
+
+        Args:
+            empty: what to do with samples that have none of ``names`` present: ``error``,
+                ``drop`` them, or ``keep`` them with their (zero-filled) values marked present,
+                for a model that reads them regardless (a unimodal baseline on a test split).
+        """
         names = list(names)
         if not names:
             raise ValueError(f"select at least one modality of {self.modality_names}")
+        if empty not in ("error", "drop", "keep"):
+            raise ValueError(f"empty must be 'error', 'drop' or 'keep', got {empty!r}")
         self._check_names(names, "select")
-        return self._replace({key: self.modalities[key] for key in names})
+        none = ~torch.stack([self.masks[k] for k in names]).any(dim=0)
+        if empty == "error" or not none.any():
+            return self._replace({key: self.modalities[key] for key in names})
+        if empty == "drop":
+            return self.subset(torch.nonzero(~none).flatten()).select(names)
+        masks = {key: self.masks[key] | none for key in names}
+        return self.select(list(self.modalities)).with_masks(masks).select(names)
 
     def with_modalities(self, modalities: Mapping[str, Tensor]) -> MultimodalDataset:
         """A data set with the same samples and new values for the given modalities."""

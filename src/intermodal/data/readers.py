@@ -1,5 +1,6 @@
-"""Data connectors: arrays, data frames, CSV and Parquet files, image folders, and the data files
-that researchers have from MultiBench (Liang et al., NeurIPS 2021 Datasets and Benchmarks)."""
+"""Data connectors: arrays, data frames, CSV and Parquet files, image folders, MATLAB files, and the
+data files that researchers have from MultiBench (Liang et al., NeurIPS 2021 Datasets and
+Benchmarks) and from public CMU-MOSI utterance-level sentiment repositories."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch import Tensor
 
 from intermodal.data.dataset import ArrayLike, MultimodalDataset
+from intermodal.data.mat import read_mat
+from intermodal.data.text import encode_texts
 from intermodal.errors import UnknownNameError
 
 
@@ -23,154 +27,441 @@ def from_arrays(
     kinds: Mapping[str, str] | None = None,
     split: Sequence[str] | None = None,
     name: str = "arrays",
+    task: str | None = None,
 ) -> MultimodalDataset:
     """A data set from arrays of shape ``(N, ...)``; ``split`` (N,) of ``train``/``val``/``test``
-    fixes the split that the benchmark uses."""
+    fixes the split that the benchmark uses; ``task`` as in :class:`MultimodalDataset`."""
     metadata = {"split": np.asarray(split)} if split is not None else None
     return MultimodalDataset(
-        modalities, targets, masks=masks, kinds=kinds, metadata=metadata, name=name
+        modalities, targets, masks=masks, kinds=kinds, metadata=metadata, name=name, task=task
     )
+
+
+# --- data frames -----------------------------------------------------------------------------
+
+
+def _target_columns(target: str | Sequence[str]) -> list[str]:
+    columns = [target] if isinstance(target, str) else list(target)
+    if not columns:
+        raise ValueError("target names no columns; pass a column name or a list of columns")
+    return columns
+
+
+def _frame_targets(
+    frame: pd.DataFrame, columns: list[str], task: str | None
+) -> tuple[np.ndarray, str | None]:
+    """The targets in ``columns`` and the task they imply when ``task`` is None: one float
+    column is a regression target; several columns are multi-label when all 0/1, else several
+    regression targets."""
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise TypeError(
+            f"target columns {bad} are not numeric; map labels to integers first (e.g. with "
+            "pandas.factorize)"
+        )
+    values: np.ndarray
+    if len(columns) == 1:
+        values = frame[columns[0]].to_numpy()
+        if values.dtype.kind == "b":
+            values = values.astype(np.int64)
+        elif values.dtype.kind == "f" and task is None:
+            task = "regression"
+        return values, task
+    values = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    if task is None:
+        task = "multilabel" if np.isin(values, (0, 1)).all() else "regression"
+    return values, task
+
+
+def _is_missing(value: Any) -> bool:
+    """True for a missing cell: None, NaN, ``pd.NA``, ``NaT``."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_text_column(column: pd.Series) -> bool:
+    """True for a column of strings (missing cells allowed)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    return any(isinstance(value, str) for value in column.tolist())
+
+
+def _row(frame: pd.DataFrame, position: int) -> str:
+    label = frame.index[position]
+    return f"row {position}" if label == position else f"row {position} (index {label!r})"
+
+
+def _mask_column(frame: pd.DataFrame, key: str, column: str) -> np.ndarray:
+    values = frame[column].to_numpy()
+    if values.dtype.kind == "b":
+        return values.astype(bool)
+    numeric = values.dtype.kind in "iuf"
+    valid = np.isin(values, (0, 1)) if numeric else np.zeros(len(values), dtype=bool)
+    if not valid.all():
+        position = int(np.flatnonzero(~valid)[0])
+        raise ValueError(
+            f"mask column {column!r} of modality {key!r} must hold True/False or 1/0 (1 where "
+            f"the modality is present); {_row(frame, position)} holds {values[position]!r}"
+        )
+    return values.astype(bool)
+
+
+def _vector_modality(
+    frame: pd.DataFrame, key: str, columns: Sequence[str], mask_column: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A vector modality and where it is present: from ``mask_column`` when given, otherwise
+    absent where all of its columns are NaN."""
+    if not columns:
+        raise ValueError(f"modality {key!r} names no columns")
+    columns = list(columns)
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise TypeError(f"modality {key!r}: columns {bad} are not numeric; encode them first")
+    values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+    nan = np.isnan(values)
+    if mask_column is None:
+        present = ~nan.all(axis=1)
+        wrong = nan.any(axis=1) & present
+        if wrong.any():
+            position = int(np.flatnonzero(wrong)[0])
+            empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
+            raise ValueError(
+                f"{_row(frame, position)}: modality {key!r} has NaN in columns {empty} but values "
+                "in its other columns; impute them, or leave every column of the modality empty "
+                "to mark it absent in that row"
+            )
+    else:
+        present = _mask_column(frame, key, mask_column)
+        wrong = nan.any(axis=1) & present
+        if wrong.any():
+            position = int(np.flatnonzero(wrong)[0])
+            empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
+            raise ValueError(
+                f"{_row(frame, position)}: modality {key!r} is present by mask column "
+                f"{mask_column!r} but columns {empty} are NaN; impute them, or mark the modality "
+                "absent in that row"
+            )
+    return np.where(present[:, None], values, np.float32(0.0)), present
+
+
+def _text_modality(
+    frame: pd.DataFrame, key: str, column: str, mask_column: str | None
+) -> tuple[Tensor, np.ndarray]:
+    """A text modality from a column of strings and where it is present: from ``mask_column``
+    when given, otherwise absent where the cell is missing or empty."""
+    cells = frame[column].tolist()
+    missing = np.array([_is_missing(cell) for cell in cells], dtype=bool)
+    if mask_column is None:
+        present = ~missing & np.array([cell != "" for cell in cells], dtype=bool)
+    else:
+        present = _mask_column(frame, key, mask_column)
+        wrong = missing & present
+        if wrong.any():
+            raise ValueError(
+                f"{_row(frame, int(np.flatnonzero(wrong)[0]))}: text modality {key!r} is present "
+                f"by mask column {mask_column!r} but its text column {column!r} is empty; fill in "
+                "the text, or mark the modality absent in that row"
+            )
+    if not present.any():
+        raise ValueError(
+            f"text column {column!r} (modality {key!r}) is empty in every row; fill in its "
+            "texts or drop the modality"
+        )
+    texts = [cell if keep else "" for cell, keep in zip(cells, present, strict=True)]
+    return encode_texts(texts, f"text column {column!r}"), present
+
+
+def _frame_modalities(
+    frame: pd.DataFrame,
+    modalities: Mapping[str, Sequence[str]],
+    text: Mapping[str, str],
+    masks: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+    """Values, presence masks and kinds of the vector and text modalities of ``frame``."""
+    both = sorted(set(modalities) & set(text))
+    if both:
+        raise ValueError(f"modalities {both} are named both in modalities and in text; rename one")
+    unknown = sorted(set(masks) - set(modalities) - set(text))
+    if unknown:
+        raise UnknownNameError(
+            f"masks names modalities {unknown} that are not defined; the modalities are "
+            f"{sorted({*modalities, *text})}"
+        )
+    arrays: dict[str, Any] = {}
+    present: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    for key, columns in modalities.items():
+        arrays[key], present[key] = _vector_modality(frame, key, columns, masks.get(key))
+        kinds[key] = "vector"
+    for key, column in text.items():
+        if not isinstance(column, str):
+            raise TypeError(
+                f"text modality {key!r} must name one column of strings, got {column!r}"
+            )
+        arrays[key], present[key] = _text_modality(frame, key, column, masks.get(key))
+        kinds[key] = "text"
+    return arrays, present, kinds
 
 
 def from_dataframe(
     frame: pd.DataFrame,
-    modalities: Mapping[str, Sequence[str]],
-    target: str,
+    modalities: Mapping[str, Sequence[str]] | None,
+    target: str | Sequence[str],
     split: str | None = None,
     name: str = "dataframe",
+    task: str | None = None,
+    masks: Mapping[str, str] | None = None,
+    text: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
-    """A data set of vector modalities from columns of ``frame``.
+    """A data set of vector and text modalities from columns of ``frame``.
 
     Args:
-        modalities: modality name -> its columns, e.g. ``{"text": ["t0", "t1"], "tab": ["age"]}``.
-        target: the column of integer class labels.
+        modalities: modality name -> its numeric columns, e.g. ``{"audio": ["a0", "a1"],
+            "tab": ["age"]}`` (vector modalities).
+        target: the target column, or a list of columns. One column of integers (or booleans)
+            holds class labels, one float column a regression target (pass
+            ``task="classification"`` for labels stored as floats); several columns are
+            multi-label targets when they hold only 0/1, otherwise several regression targets.
         split: optional column of ``train``/``val``/``test`` that fixes the split.
+        task: ``classification``, ``multilabel`` or ``regression``, overriding the above.
+        masks: optional modality name -> a column of True/False (or 1/0) that says where the
+            modality is present; its values where absent may be anything, NaN included, and are
+            set to 0. Mask columns are not features.
+        text: optional modality name -> one column of strings, e.g. ``{"caption": "caption"}``;
+            that modality is a ``text`` modality.
+
+    Missing values: without a mask column, a row where every column of a modality is NaN (or,
+    for text, the cell is NaN or empty) has that modality absent (mask False, values 0 or
+    ``''``); a row with NaN in only some of a modality's columns is an error (impute them). A
+    row with every modality absent is an error.
     """
-    wanted = (
-        [c for columns in modalities.values() for c in columns]
-        + [target]
-        + ([split] if split else [])
-    )
-    missing = [c for c in wanted if c not in frame.columns]
+    modalities = dict(modalities or {})
+    text = dict(text or {})
+    masks = dict(masks or {})
+    if not modalities and not text:
+        raise ValueError("name at least one modality: pass modalities={...} or text={...}")
+    targets = _target_columns(target)
+    wanted = [
+        *(c for columns in modalities.values() for c in columns),
+        *(c for c in text.values() if isinstance(c, str)),
+        *masks.values(),
+        *targets,
+        *([split] if split else []),
+    ]
+    missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if missing:
         raise UnknownNameError(
             f"columns {missing} are not in the data frame (it has {list(frame.columns)[:20]})"
         )
-    arrays = {}
-    for key, columns in modalities.items():
-        if not columns:
-            raise ValueError(f"modality {key!r} names no columns")
-        part = frame[list(columns)]
-        bad = [c for c in columns if not pd.api.types.is_numeric_dtype(part[c])]
-        if bad:
-            raise TypeError(f"modality {key!r}: columns {bad} are not numeric; encode them first")
-        arrays[key] = part.to_numpy(dtype=np.float32)
+    values, task = _frame_targets(frame, targets, task)
+    arrays, present, kinds = _frame_modalities(frame, modalities, text, masks)
     metadata = {"split": frame[split].astype(str).to_numpy()} if split else None
-    return MultimodalDataset(arrays, frame[target].to_numpy(), metadata=metadata, name=name)
+    return MultimodalDataset(
+        arrays, values, masks=present, kinds=kinds, metadata=metadata, name=name, task=task
+    )
 
 
 def _modalities_by_prefix(
-    frame: pd.DataFrame, target: str, split: str | None
-) -> dict[str, list[str]]:
-    """Columns named ``<modality>.<feature>`` grouped by modality."""
+    frame: pd.DataFrame, excluded: set[str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Numeric columns named ``<modality>.<feature>`` grouped by modality, and columns of strings
+    named ``<modality>`` (text modalities); columns in ``excluded`` are skipped."""
     groups: dict[str, list[str]] = {}
+    text: dict[str, str] = {}
     for column in frame.columns:
-        if column in (target, split):
+        if column in excluded:
             continue
         key, dot, _ = str(column).partition(".")
-        if not dot:
+        if dot:
+            groups.setdefault(key, []).append(str(column))
+        elif _is_text_column(frame[column]):
+            text[str(column)] = str(column)
+        else:
             raise ValueError(
                 f"column {column!r} has no modality prefix; name feature columns "
-                "'<modality>.<feature>' or pass modalities={...}"
+                "'<modality>.<feature>' (a column of strings named '<modality>' is a text "
+                "modality) or pass modalities={...}"
             )
-        groups.setdefault(key, []).append(str(column))
-    return groups
+    clash = sorted(set(groups) & set(text))
+    if clash:
+        raise ValueError(
+            f"{clash} name both a text column and feature columns '<modality>.<feature>'; "
+            "rename one"
+        )
+    return groups, text
 
 
 def _from_file(
     frame: pd.DataFrame,
-    modalities: Mapping[str, Sequence[str]] | None,
-    target: str,
-    split: str | None,
     path: Path,
+    modalities: Mapping[str, Sequence[str]] | None,
+    target: str | Sequence[str],
+    split: str | None,
+    task: str | None,
+    masks: Mapping[str, str] | None,
+    text: Mapping[str, str] | None,
 ) -> MultimodalDataset:
     split = split or ("split" if "split" in frame.columns else None)
-    groups = modalities or _modalities_by_prefix(frame, target, split)
-    return from_dataframe(frame, groups, target, split, name=path.stem)
+    if modalities is None:
+        excluded = {
+            *_target_columns(target),
+            *([split] if split else []),
+            *(masks or {}).values(),
+            *(c for c in (text or {}).values() if isinstance(c, str)),
+        }
+        modalities, found = _modalities_by_prefix(frame, excluded)
+        text = {**found, **(text or {})}
+    return from_dataframe(
+        frame, modalities, target, split, name=path.stem, task=task, masks=masks, text=text
+    )
 
 
 def from_csv(
     path: str | os.PathLike[str],
     modalities: Mapping[str, Sequence[str]] | None = None,
-    target: str = "target",
+    target: str | Sequence[str] = "target",
     split: str | None = None,
+    task: str | None = None,
+    masks: Mapping[str, str] | None = None,
+    text: Mapping[str, str] | None = None,
     **read_options: Any,
 ) -> MultimodalDataset:
-    """A data set from a CSV file (see :func:`from_dataframe`). Without ``modalities``, feature
-    columns must be named ``<modality>.<feature>``; a ``split`` column is used if present."""
-    return _from_file(pd.read_csv(path, **read_options), modalities, target, split, Path(path))
+    """A data set from a CSV file (see :func:`from_dataframe`; empty cells are NaN).
+
+    Without ``modalities``, numeric feature columns must be named ``<modality>.<feature>``, and
+    a column of strings named ``<modality>`` (no dot) is a text modality of that name (pandas
+    reads a column whose values all look like numbers as numbers: pass
+    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present.
+    ``read_options`` go to ``pandas.read_csv``.
+    """
+    frame = pd.read_csv(path, **read_options)
+    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
 
 
 def from_parquet(
     path: str | os.PathLike[str],
     modalities: Mapping[str, Sequence[str]] | None = None,
-    target: str = "target",
+    target: str | Sequence[str] = "target",
     split: str | None = None,
+    task: str | None = None,
+    masks: Mapping[str, str] | None = None,
+    text: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """A data set from a Parquet file (needs ``pyarrow``), as :func:`from_csv`."""
     try:
         frame = pd.read_parquet(path)
     except ImportError as error:
         raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from error
-    return _from_file(frame, modalities, target, split, Path(path))
+    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
+
+
+# --- image folders ---------------------------------------------------------------------------
+
+
+def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("L" if opened.mode in ("1", "L", "I", "F") else "RGB")
+        if size:
+            image = image.resize((size[1], size[0]))
+        pixels = np.asarray(image, dtype=np.float32) / 255.0
+    except OSError as error:
+        raise ValueError(f"{path} is not a readable image ({error})") from None
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
 def read_image_folder(
     csv_path: str | os.PathLike[str],
     image_column: str = "image",
-    target: str = "target",
+    target: str | Sequence[str] = "target",
     image_root: str | os.PathLike[str] | None = None,
     size: tuple[int, int] | None = None,
+    text_columns: Sequence[str] | None = None,
+    task: str | None = None,
 ) -> MultimodalDataset:
-    """Images listed in a CSV file (paths relative to ``image_root``, default the CSV's folder)
-    as an ``image`` modality ``(N, C, H, W)`` in [0, 1], and every other numeric column except
-    ``target`` and ``split`` as a ``tabular`` vector modality. Images are read with Pillow;
-    ``size`` (H, W) resizes them, otherwise all must share one size."""
-    from PIL import Image
+    """Images listed in a CSV file, with the file's other columns as further modalities.
 
+    - ``image``: the files in ``image_column`` (paths relative to ``image_root``, default the
+      CSV's folder) as ``(N, C, H, W)`` in [0, 1], read with Pillow; ``size`` (H, W) resizes
+      them, otherwise all must share one size. An empty cell marks the image absent in that row
+      (mask False, zeros); a path that is given but whose file does not exist is an error, so a
+      misspelt name is never dropped silently.
+    - text modalities: columns of strings other than the image, target and ``split`` columns,
+      each named after its column (``text_columns`` restricts which; by default every column of
+      strings). An empty cell marks the text absent in that row.
+    - ``tabular``: every numeric column other than the target and ``split`` as one vector
+      modality (a row where all are empty has it absent).
+
+    ``target`` and ``task`` as in :func:`from_dataframe`; a ``split`` column is kept.
+    """
     frame = pd.read_csv(csv_path)
-    for column in (image_column, target):
+    targets = _target_columns(target)
+    for column in (image_column, *targets, *(text_columns or ())):
         if column not in frame.columns:
-            raise UnknownNameError(f"{csv_path} has no column {column!r}")
+            raise UnknownNameError(
+                f"{csv_path} has no column {column!r}; its columns are {list(frame.columns)}"
+            )
+    reserved = {image_column, *targets, "split"}
+    if text_columns is not None and reserved & set(text_columns):
+        raise ValueError(
+            f"text_columns {sorted(reserved & set(text_columns))} are the image, target or split "
+            "columns"
+        )
     root = Path(image_root) if image_root else Path(csv_path).parent
-    images = []
-    for relative in frame[image_column]:
-        path = root / str(relative)
+    images: list[np.ndarray | None] = []
+    for cell in frame[image_column].tolist():
+        if _is_missing(cell) or not str(cell).strip():
+            images.append(None)
+            continue
+        path = root / str(cell)
         if not path.is_file():
-            raise FileNotFoundError(f"image {path} (listed in {csv_path}) does not exist")
-        try:
-            with Image.open(path) as opened:
-                image = opened.convert("L" if opened.mode in ("1", "L", "I", "F") else "RGB")
-            if size:
-                image = image.resize((size[1], size[0]))
-            pixels = np.asarray(image, dtype=np.float32) / 255.0
-        except OSError as error:
-            raise ValueError(f"{path} is not a readable image ({error})") from None
-        images.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
-    shapes = {im.shape for im in images}
+            raise FileNotFoundError(
+                f"image {path} (listed in {csv_path}) does not exist; leave the cell empty to "
+                "mark an image absent"
+            )
+        images.append(_read_image(path, size))
+    loaded = [image for image in images if image is not None]
+    if not loaded:
+        raise ValueError(f"{csv_path}: the {image_column!r} column is empty in every row")
+    shapes = sorted({image.shape for image in loaded})
     if len(shapes) > 1:
-        raise ValueError(f"images have different shapes {sorted(shapes)[:3]}; pass size=(H, W)")
-    modalities: dict[str, Any] = {"image": np.stack(images)}
-    others = [c for c in frame.columns if c not in (image_column, target, "split")]
-    numeric = [c for c in others if pd.api.types.is_numeric_dtype(frame[c])]
-    if numeric:
-        modalities["tabular"] = frame[numeric].to_numpy(dtype=np.float32)
+        raise ValueError(f"images have different shapes {shapes[:3]}; pass size=(H, W)")
+    blank = np.zeros(shapes[0], dtype=np.float32)
+    others = [c for c in frame.columns if c not in reserved]
+    if text_columns is None:
+        text_columns = [c for c in others if _is_text_column(frame[c])]
+    numeric = [
+        c for c in others if c not in text_columns and pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    clash = sorted({"image", "tabular"} & set(text_columns))
+    if clash:
+        raise ValueError(f"text columns {clash} clash with the image and tabular modalities")
+    values, task = _frame_targets(frame, targets, task)
+    modalities, present, kinds = _frame_modalities(
+        frame, {"tabular": numeric} if numeric else {}, {c: c for c in text_columns}, {}
+    )
+    modalities["image"] = np.stack([blank if image is None else image for image in images])
+    present["image"] = np.array([image is not None for image in images])
+    kinds["image"] = "image"
     metadata = (
         {"split": frame["split"].astype(str).to_numpy()} if "split" in frame.columns else None
     )
     return MultimodalDataset(
-        modalities, frame[target].to_numpy(), metadata=metadata, name=Path(csv_path).stem
+        modalities,
+        values,
+        masks=present,
+        kinds=kinds,
+        metadata=metadata,
+        name=Path(csv_path).stem,
+        task=task,
     )
+
+
+# --- pickles ---------------------------------------------------------------------------------
 
 
 def _load_pickle(path: Path, trust_pickle: bool) -> Any:
@@ -191,6 +482,7 @@ def _finite(array: np.ndarray) -> np.ndarray:
 
 
 AFFECT_SPLITS = {"train": "train", "valid": "val", "test": "test"}
+AFFECT_TASKS = ("binary", "7class", "regression")
 
 
 def read_affect_pickle(
@@ -200,12 +492,17 @@ def read_affect_pickle(
 
     Format: a dict with ``train``, ``valid`` and ``test``, each a dict of ``vision`` (N, T, Dv),
     ``audio`` (N, T, Da), ``text`` (N, T, Dt) and ``labels`` (N, ...) sentiment scores or
-    classes. The three modalities become sequence modalities (non-finite feature values, which
-    these files contain, are set to 0); the split is kept.
+    classes (the first label column is used). The three modalities become sequence modalities;
+    the split is kept.
+
+    Scattered non-finite feature values, which these files contain, are set to 0. A modality
+    whose (T, D) block of a sample holds no finite nonzero value is absent in that sample
+    (mask False): in these files an all-zero block is padding only, with no features.
 
     Args:
-        task: ``binary`` (label > 0 is class 1: positive sentiment, sarcasm or humour) or
-            ``7class`` (sentiment rounded and clipped to -3..3, classes 0..6).
+        task: ``binary`` (label > 0 is class 1: positive sentiment, sarcasm or humour),
+            ``7class`` (sentiment rounded and clipped to -3..3, classes 0..6) or ``regression``
+            (the sentiment scores as floats).
     """
     return _affect(_load_pickle(Path(path), trust_pickle), Path(path), task)
 
@@ -215,37 +512,160 @@ def _affect(data: Any, path: Path, task: str) -> MultimodalDataset:
         raise ValueError(
             f"{path} is not a MultiBench affect pickle: expected keys {sorted(AFFECT_SPLITS)}"
         )
-    if task not in ("binary", "7class"):
-        raise ValueError(f"task must be 'binary' or '7class', got {task!r}")
-    parts: dict[str, list[np.ndarray]] = {
-        "vision": [],
-        "audio": [],
-        "text": [],
-        "labels": [],
-        "split": [],
-    }
+    if task not in AFFECT_TASKS:
+        raise ValueError(f"task must be one of {list(AFFECT_TASKS)}, got {task!r}")
+    names = ("vision", "audio", "text")
+    values: dict[str, list[np.ndarray]] = {m: [] for m in names}
+    present: dict[str, list[np.ndarray]] = {m: [] for m in names}
+    labels: list[np.ndarray] = []
+    splits: list[np.ndarray] = []
     for key, split in AFFECT_SPLITS.items():
         part = data[key]
-        missing = [k for k in ("vision", "audio", "text", "labels") if k not in part]
+        missing = [k for k in (*names, "labels") if k not in part]
         if missing:
             raise ValueError(f"{path}: the {key!r} split lacks {missing}")
-        for modality in ("vision", "audio", "text"):
-            parts[modality].append(_finite(part[modality]))
-        labels = np.asarray(part["labels"], dtype=np.float64).reshape(len(part["labels"]), -1)[:, 0]
-        parts["labels"].append(labels)
-        parts["split"].append(np.full(len(labels), split))
-    scores = np.concatenate(parts["labels"])
-    targets = (
-        (scores > 0).astype(np.int64)
-        if task == "binary"
-        else np.clip(np.round(scores), -3, 3).astype(np.int64) + 3
-    )
+        for modality in names:
+            array = _finite(part[modality])
+            values[modality].append(array)
+            present[modality].append(np.asarray(array.reshape(len(array), -1).any(axis=1)))
+        scores = np.asarray(part["labels"], dtype=np.float64)
+        labels.append(scores.reshape(len(scores), -1)[:, 0])
+        splits.append(np.full(len(scores), split))
+    scores = np.concatenate(labels)
+    targets: np.ndarray
+    if task == "regression":
+        targets = scores
+    elif task == "binary":
+        targets = (scores > 0).astype(np.int64)
+    else:
+        targets = np.clip(np.round(scores), -3, 3).astype(np.int64) + 3
     return MultimodalDataset(
-        {m: np.concatenate(parts[m]) for m in ("vision", "audio", "text")},
+        {m: np.concatenate(values[m]) for m in names},
         targets,
-        kinds=dict.fromkeys(("vision", "audio", "text"), "sequence"),
-        metadata={"split": np.concatenate(parts["split"])},
+        masks={m: np.concatenate(present[m]) for m in names},
+        kinds=dict.fromkeys(names, "sequence"),
+        metadata={"split": np.concatenate(splits)},
         name=path.stem,
+        task="regression" if task == "regression" else "classification",
+    )
+
+
+UTTERANCE_MODALITIES = ("text", "audio", "video")
+UTTERANCE_SPLITS = ("train", "test")
+
+
+def read_sentiment_utterances(
+    path: str | os.PathLike[str],
+    trust_pickle: bool = False,
+    task: str = "binary",
+    name: str | None = None,
+) -> MultimodalDataset:
+    """Utterance-level CMU-MOSI features as public sentiment repositories share them.
+
+    Format: a pickled dict with ``text_train``, ``audio_train``, ``video_train``, ``text_test``,
+    ``audio_test`` and ``video_test``, arrays of shape ``(videos, utterances, features)``;
+    ``train_mask`` and ``test_mask`` ``(videos, utterances)``, 1 for a real utterance and 0 for
+    padding; ``train_label`` and ``test_label`` ``(videos, utterances, 2)``, one-hot of
+    (negative, positive).
+
+    Every real utterance is a sample with three vector modalities ``text``, ``audio`` and
+    ``video`` (non-finite feature values set to 0) and its class, 0 negative or 1 positive;
+    padding slots are dropped. Metadata: ``split`` (``train``/``test``, the file's own split),
+    ``video`` (``"train-3"``, ``"test-0"``: unique across splits), ``group`` (the same values,
+    so that :func:`intermodal.data.splits.split_dataset` draws the validation part by video and
+    keeps all utterances of a video on one side) and ``utterance`` (the slot in its video).
+
+    Args:
+        task: ``binary``, the only task: these files hold only each utterance's polarity, not a
+            sentiment score (for scores read MultiBench's affect pickle with
+            :func:`read_affect_pickle` and ``task="regression"``).
+        name: the data set's name, by default the file name without extension.
+    """
+    path = Path(path)
+    return _utterances(_load_pickle(path, trust_pickle), path, task, name)
+
+
+def _is_utterance_pickle(data: Any) -> bool:
+    return isinstance(data, dict) and "train_mask" in data and "text_train" in data
+
+
+def _utterances(data: Any, path: Path, task: str, name: str | None) -> MultimodalDataset:
+    if task != "binary":
+        raise ValueError(
+            f"task must be 'binary', got {task!r}: utterance feature pickles hold only the "
+            "polarity of each utterance (one-hot negative/positive), not a sentiment score; for "
+            "scores use read_affect_pickle(path, task='regression') on MultiBench's file"
+        )
+    keys = [f"{m}_{s}" for s in UTTERANCE_SPLITS for m in UTTERANCE_MODALITIES] + [
+        f"{s}_{k}" for s in UTTERANCE_SPLITS for k in ("mask", "label")
+    ]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not an utterance feature pickle: expected a dict of {keys}")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(
+            f"{path} is not an utterance feature pickle: it lacks {missing} (expected {keys})"
+        )
+    values: dict[str, list[np.ndarray]] = {m: [] for m in UTTERANCE_MODALITIES}
+    targets: list[np.ndarray] = []
+    metadata: dict[str, list[np.ndarray]] = {"split": [], "video": [], "utterance": []}
+    for split in UTTERANCE_SPLITS:
+        mask = np.asarray(data[f"{split}_mask"])
+        if mask.ndim != 2:
+            raise ValueError(
+                f"{path}: {split}_mask must have shape (videos, utterances), got {mask.shape}"
+            )
+        if not np.isin(mask, (0, 1)).all():
+            raise ValueError(
+                f"{path}: {split}_mask must hold 1 (a real utterance) or 0 (padding) only"
+            )
+        keep = mask.astype(bool)
+        for modality in UTTERANCE_MODALITIES:
+            array = np.asarray(data[f"{modality}_{split}"])
+            if array.ndim != 3 or array.shape[:2] != mask.shape:
+                raise ValueError(
+                    f"{path}: {modality}_{split} has shape {array.shape} but {split}_mask has "
+                    f"shape {mask.shape}; expected {(*mask.shape, 'features')}: videos and "
+                    "utterances must agree across modalities, labels and masks"
+                )
+            if values[modality] and values[modality][0].shape[1] != array.shape[2]:
+                raise ValueError(
+                    f"{path}: {modality}_{split} has {array.shape[2]} features but "
+                    f"{modality}_train has {values[modality][0].shape[1]}; the splits must have "
+                    "the same features"
+                )
+            values[modality].append(_finite(array[keep]))
+        label = np.asarray(data[f"{split}_label"])
+        if label.shape != (*mask.shape, 2):
+            raise ValueError(
+                f"{path}: {split}_label has shape {label.shape} but {split}_mask has shape "
+                f"{mask.shape}; expected {(*mask.shape, 2)} (one-hot of negative, positive)"
+            )
+        onehot = label[keep]
+        valid = np.isin(onehot, (0, 1)).all(axis=1) & (onehot.sum(axis=1) == 1)
+        if not valid.all():
+            video, slot = (int(i[~valid][0]) for i in np.nonzero(keep))
+            raise ValueError(
+                f"{path}: {split}_label of video {video}, utterance {slot} is "
+                f"{onehot[~valid][0].tolist()}, not one-hot; a real utterance needs [1, 0] "
+                "(negative) or [0, 1] (positive)"
+            )
+        targets.append(onehot.argmax(axis=1))
+        videos, slots = np.nonzero(keep)
+        metadata["split"].append(np.full(len(videos), split))
+        metadata["video"].append(np.array([f"{split}-{v}" for v in videos], dtype=str))
+        metadata["utterance"].append(slots)
+    if not sum(len(t) for t in targets):
+        raise ValueError(f"{path}: the masks mark no real utterance")
+    columns = {key: np.concatenate(parts) for key, parts in metadata.items()}
+    columns["group"] = columns["video"]
+    return MultimodalDataset(
+        {m: np.concatenate(values[m]) for m in UTTERANCE_MODALITIES},
+        np.concatenate(targets).astype(np.int64),
+        kinds=dict.fromkeys(UTTERANCE_MODALITIES, "vector"),
+        metadata=columns,
+        name=path.stem if name is None else name,
+        task="classification",
     )
 
 
@@ -276,51 +696,80 @@ def read_avmnist(folder: str | os.PathLike[str]) -> MultimodalDataset:
 
 
 def read_mimic(
-    path: str | os.PathLike[str], trust_pickle: bool = False, task: int = -1
+    path: str | os.PathLike[str], trust_pickle: bool = False, task: int | str = -1
 ) -> MultimodalDataset:
     """MultiBench's MIMIC-III pickle (``im.pk``): ``adm_features_all`` (N, 5) static patient
-    information and ``ep_tdata`` (N, 24, 12) hourly measurements (or flattened, N x 288); the
-    label is ``adm_labels_all[:, 1]`` for ``task=-1`` (6-way mortality) or ``y_icd9[:, task]`` for
-    ICD-9 groups 0-19. MultiBench splits it at random, so the benchmark's stratified split is
-    used."""
+    information and ``ep_tdata`` (N, 24, 12) hourly measurements (or flattened, N x 288).
+
+    Args:
+        task: ``-1``: 6-way mortality, ``adm_labels_all[:, 1]`` (classification); ``0`` to
+            ``19``: one ICD-9 group, ``y_icd9[:, task]`` (binary classification);
+            ``"phenotypes"``: all 20 ICD-9 groups, ``y_icd9`` (N, 20) (multi-label).
+
+    MultiBench splits it at random, so the benchmark's own split is used.
+    """
     return _mimic(_load_pickle(Path(path), trust_pickle), Path(path), task)
 
 
-def _mimic(data: Any, path: Path, task: int) -> MultimodalDataset:
+def _mimic(data: Any, path: Path, task: int | str) -> MultimodalDataset:
     keys = {"adm_features_all", "ep_tdata", "adm_labels_all", "y_icd9"}
     if not isinstance(data, dict) or not keys <= set(data):
         raise ValueError(f"{path} is not a MultiBench MIMIC pickle: expected keys {sorted(keys)}")
+    icd9 = np.asarray(data["y_icd9"])
+    if icd9.ndim != 2:
+        raise ValueError(f"{path}: y_icd9 must have shape (N, groups), got {icd9.shape}")
+    if isinstance(task, str) and task.lstrip("-").isdigit():
+        task = int(task)
+    if task == "phenotypes":
+        labels, kind = icd9, "multilabel"
+    elif isinstance(task, int) and not isinstance(task, bool) and -1 <= task < icd9.shape[1]:
+        labels = np.asarray(data["adm_labels_all"])[:, 1] if task == -1 else icd9[:, task]
+        kind = "classification"
+    else:
+        raise ValueError(
+            f"task must be -1 (6-way mortality), 0..{icd9.shape[1] - 1} (one ICD-9 group) or "
+            f"'phenotypes' (all ICD-9 groups, multi-label), got {task!r}"
+        )
     series = _finite(data["ep_tdata"])
     series = series.reshape(len(series), 24, -1)
-    labels = (
-        np.asarray(data["adm_labels_all"])[:, 1]
-        if task == -1
-        else np.asarray(data["y_icd9"])[:, task]
-    )
     return MultimodalDataset(
         {"static": _finite(data["adm_features_all"]), "timeseries": series},
         labels.astype(np.int64),
         kinds={"static": "vector", "timeseries": "sequence"},
         name="mimic",
+        task=kind,
     )
 
 
-def read_path(path: str | os.PathLike[str], trust_pickle: bool = False) -> MultimodalDataset:
-    """Load a data set from a file or folder, by its kind: ``.csv``, ``.parquet``, a MultiBench
-    affect or MIMIC pickle (``.pkl``/``.pk``, with ``trust_pickle``), or an AV-MNIST folder."""
+def read_path(
+    path: str | os.PathLike[str], trust_pickle: bool = False, task: str | None = None
+) -> MultimodalDataset:
+    """Load a data set from a file or folder, by its kind: ``.csv``, ``.parquet``, ``.mat``
+    (:func:`intermodal.data.mat.read_mat`), a pickle (``.pkl``/``.pk``/``.pickle``, with
+    ``trust_pickle``) of MultiBench's MIMIC or affect data or of utterance-level sentiment
+    features (:func:`read_sentiment_utterances`), or an AV-MNIST folder.
+
+    ``task`` chooses the target where a file holds several: a MultiBench affect pickle gives
+    sentiment polarity (``classification``, the default) or the scores (``regression``); a
+    MIMIC pickle the 6-way mortality (``classification``) or the 20 phenotypes
+    (``multilabel``); for CSV and Parquet files it is passed on (otherwise inferred)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir():
         return read_avmnist(path)
     if suffix == ".csv":
-        return from_csv(path)
+        return from_csv(path, task=task)
     if suffix == ".parquet":
-        return from_parquet(path)
+        return from_parquet(path, task=task)
+    if suffix == ".mat":
+        return read_mat(path)
     if suffix in (".pkl", ".pk", ".pickle"):
         data = _load_pickle(path, trust_pickle)
         if isinstance(data, dict) and "ep_tdata" in data:
-            return _mimic(data, path, -1)
-        return _affect(data, path, "binary")
+            return _mimic(data, path, "phenotypes" if task == "multilabel" else -1)
+        if _is_utterance_pickle(data):
+            return _utterances(data, path, "binary", None)
+        return _affect(data, path, "regression" if task == "regression" else "binary")
     raise ValueError(
-        f"cannot tell what kind of data {path} holds; use .csv, .parquet, .pkl or a folder"
+        f"cannot tell what kind of data {path} holds; use .csv, .parquet, .mat, .pkl or a folder"
     )

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from intermodal.losses import task_loss
 from intermodal.saving import register_module
 
 
@@ -41,14 +42,15 @@ class BimodalAutoencoder(nn.Module):
     ``1 - corr(h(A alone), h(B alone))`` (mean over code units of the correlation over the
     batch), the correlational-network objective (Chandar et al., Neural Computation 2016) that
     makes a classifier trained on codes of one modality transfer to the other; being scale
-    invariant, it cannot be met by shrinking the codes. With ``n_classes`` a linear head on
-    the shared code makes it a classifier, trained on cross-entropy plus reconstruction.
+    invariant, it cannot be met by shrinking the codes. With ``outputs`` (the outputs of
+    ``task``: classes, labels or values) a linear head on the shared code makes it a predictor,
+    trained on the task loss plus reconstruction.
 
     Args:
         modalities: the two modality names, A then B.
         encoders: modality -> encoder to ``(B, d_m)`` features.
         feature_dims: d_m of each encoder's output.
-        input_dims: number of values of each modality (reconstructed flattened).
+        raw_dims: number of values of each modality's raw input (reconstructed flattened).
         shared_dim: size of the shared code.
 
     Shape:
@@ -60,13 +62,15 @@ class BimodalAutoencoder(nn.Module):
         modalities: list[str],
         encoders: Mapping[str, nn.Module],
         feature_dims: Mapping[str, int],
-        input_dims: Mapping[str, int],
+        raw_dims: Mapping[str, int],
         shared_dim: int = 64,
         noise: float = 0.0,
         alignment_weight: float = 0.0,
-        n_classes: int | None = None,
+        outputs: int | None = None,
+        task: str = "classification",
     ) -> None:
         super().__init__()
+        self.task, self.task_loss = task, task_loss(task)
         if len(modalities) != 2:
             raise ValueError(f"a bimodal autoencoder has two modalities, got {modalities}")
         self.modalities = list(modalities)
@@ -75,14 +79,12 @@ class BimodalAutoencoder(nn.Module):
         self.to_shared = nn.Sequential(nn.Linear(total, shared_dim), nn.ReLU())
         self.decoders = nn.ModuleDict(
             {
-                m: nn.Sequential(
-                    nn.Linear(shared_dim, 256), nn.ReLU(), nn.Linear(256, input_dims[m])
-                )
+                m: nn.Sequential(nn.Linear(shared_dim, 256), nn.ReLU(), nn.Linear(256, raw_dims[m]))
                 for m in modalities
             }
         )
         self.noise, self.alignment_weight = noise, alignment_weight
-        self.head = nn.Linear(shared_dim, n_classes) if n_classes else None
+        self.head = nn.Linear(shared_dim, outputs) if outputs else None
 
     def shared(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
@@ -133,9 +135,8 @@ class BimodalAutoencoder(nn.Module):
             for m in self.modalities
         ) / len(codes)
         if self.head is not None:
-            loss = loss + sum(F.cross_entropy(self.head(code), target) for code in codes) / len(
-                codes
-            )
+            task = sum(self.task_loss(self.head(code), target) for code in codes)
+            loss = loss + task / len(codes)
         if self.alignment_weight > 0:
             a, b = self.modalities
             alone_a = self.shared({a: inputs[a], b: torch.zeros_like(inputs[b])})
@@ -153,8 +154,16 @@ class BimodalAutoencoder(nn.Module):
     @property
     def validation_objective(self) -> str:
         if self.head is not None:
-            return "cross-entropy of the head on the shared code of both modalities (task loss)"
+            return "the task loss of the head on the shared code of both modalities"
         return "reconstruction from both, from A alone and from B alone, and alignment"
+
+    absent = "the shared code is inferred from the present modality (trained to do so)"
+
+    @property
+    def monitor(self) -> str:
+        """With a head, early stopping follows the task's metric (the reconstruction terms keep
+        shrinking after it peaks); without one, the deterministic loss."""
+        return "metric" if self.head is not None else "loss"
 
     def validation_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
@@ -163,7 +172,7 @@ class BimodalAutoencoder(nn.Module):
         the three versions of every sample (both modalities, A alone, B alone) instead of a
         random third each."""
         if self.head is not None:
-            return F.cross_entropy(self(inputs, mask), target)
+            return self.task_loss(self(inputs, mask), target)
         inputs = absent(inputs, mask)
         a, b = self.modalities
         versions = [

@@ -9,18 +9,30 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from intermodal.fusion.base import zero_where_absent
+from intermodal.losses import task_loss
 from intermodal.saving import register_module
 
 
 def mmd(x: Tensor, y: Tensor, scales: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)) -> Tensor:
     """Maximum mean discrepancy between samples ``x`` (N, D) and ``y`` (M, D) with a sum of RBF
-    kernels ``exp(-|a - b|^2 / (2 s^2 D))`` (biased estimate, >= 0)."""
+    kernels ``k(a, b) = sum_s exp(-|a - b|^2 / (2 s^2 D))`` (biased estimate, >= 0):
+    ``mean k(x, x) + mean k(y, y) - 2 mean k(x, y)``.
 
-    def kernel(a: Tensor, b: Tensor) -> Tensor:
-        squared = torch.cdist(a, b).square() / a.shape[1]
-        return sum(torch.exp(-squared / (2 * s * s)) for s in scales)  # type: ignore[return-value]
+    Leading batch dimensions give one MMD per batch element, computed together.
 
-    return kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean()
+    Shape:
+        ``(..., N, D), (..., M, D) -> (...)``
+    """
+    n, dim = x.shape[-2], x.shape[-1]
+    z = torch.cat([x, y], dim=-2)
+    norms = z.square().sum(-1)
+    gram = z @ z.transpose(-1, -2)
+    squared = (norms.unsqueeze(-1) + norms.unsqueeze(-2) - 2 * gram).clamp_min(0) / dim
+    inverse = torch.tensor([0.5 / (s * s) for s in scales], dtype=z.dtype, device=z.device)
+    kernel = torch.exp(-squared.unsqueeze(-3) * inverse[:, None, None]).sum(-3)
+    xx, yy, xy = kernel[..., :n, :n], kernel[..., n:, n:], kernel[..., :n, n:]
+    return xx.mean((-2, -1)) + yy.mean((-2, -1)) - 2 * xy.mean((-2, -1))
 
 
 def _decoder(input_dim: int, output_dim: int) -> nn.Module:
@@ -42,13 +54,19 @@ class FactorizedModel(nn.Module):
       shared factor computed from one modality at a time (the others' encodings zeroed): it
       keeps what is private to one modality (e.g. a speaker's voice) out of the shared factor.
 
+    The task term follows ``task`` (cross-entropy, binary cross-entropy or squared error).
+    Early stopping follows the task's validation metric (``monitor = "metric"``): the task term
+    keeps shrinking while the prior and reconstruction terms shape the factors, long after the
+    classifier has stopped improving.
+
     Args:
         encoders / private_encoders: modality -> encoder to ``feature_dims[m]`` features (for the
             shared and the private factors).
-        input_dims: number of values of each modality (reconstructed flattened).
+        raw_dims: number of values of each modality's raw input (reconstructed flattened).
+        outputs: the outputs of ``task`` (classes, labels or target values).
 
     Shape:
-        ``forward -> (B, n_classes)``; ``factors(inputs)`` -> ``{"shared": (B, shared_dim),
+        ``forward -> (B, outputs)``; ``factors(inputs)`` -> ``{"shared": (B, shared_dim),
         m: (B, private_dim)}``
     """
 
@@ -57,15 +75,17 @@ class FactorizedModel(nn.Module):
         encoders: Mapping[str, nn.Module],
         private_encoders: Mapping[str, nn.Module],
         feature_dims: Mapping[str, int],
-        input_dims: Mapping[str, int],
-        n_classes: int,
+        raw_dims: Mapping[str, int],
+        outputs: int,
         shared_dim: int = 32,
         private_dim: int = 16,
         reconstruction_weight: float = 1.0,
         prior_weight: float = 0.1,
         alignment_weight: float = 1.0,
+        task: str = "classification",
     ) -> None:
         super().__init__()
+        self.task, self.task_loss = task, task_loss(task)
         self.modalities = sorted(encoders)
         self.encoders = nn.ModuleDict(dict(encoders))
         self.private_encoders = nn.ModuleDict(dict(private_encoders))
@@ -74,9 +94,9 @@ class FactorizedModel(nn.Module):
             {m: nn.Linear(feature_dims[m], private_dim) for m in self.modalities}
         )
         self.decoders = nn.ModuleDict(
-            {m: _decoder(shared_dim + private_dim, input_dims[m]) for m in self.modalities}
+            {m: _decoder(shared_dim + private_dim, raw_dims[m]) for m in self.modalities}
         )
-        self.head = nn.Linear(shared_dim, n_classes)
+        self.head = nn.Linear(shared_dim, outputs)
         self.reconstruction_weight, self.prior_weight = reconstruction_weight, prior_weight
         self.alignment_weight = alignment_weight
 
@@ -119,34 +139,51 @@ class FactorizedModel(nn.Module):
     ) -> Tensor:
         return self.head(self.shared(inputs, mask=mask))
 
-    validation_objective = "cross-entropy of the shared factor's head (the task loss)"
+    validation_objective = "the task term of the loss on the shared factor's head"
+    absent = "the shared factor is inferred from the present modalities"
+    monitor = "metric"
 
     def validation_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         """The task term of the loss: deterministic, unlike the MMD against prior samples."""
-        return F.cross_entropy(self(inputs, mask), target)
+        return self.task_loss(self(inputs, mask), target)
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         features = {m: self.encoders[m](inputs[m]) for m in self.modalities}
-        shared = self._shared(features, mask=mask)
-        private = {
-            m: self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities
-        }
-        loss = F.cross_entropy(self.head(shared), target)
+        if mask is not None:
+            features = {
+                m: zero_where_absent(f, mask[m]) if m in mask else f for m, f in features.items()
+            }
+        # W [e_1; ...; e_M] + b = sum_m W_m e_m + b: the term of modality m alone is W_m e_m + b
+        weight, offset = self.to_shared.weight, 0
+        terms = []
         for m in self.modalities:
-            reconstruction = self.decoders[m](torch.cat([shared, private[m]], dim=1))
+            size = features[m].shape[1]
+            terms.append(F.linear(features[m], weight[:, offset : offset + size]))
+            offset += size
+        shared = torch.stack(terms).sum(0) + self.to_shared.bias
+        private = [self.to_private[m](self.private_encoders[m](inputs[m])) for m in self.modalities]
+        loss = self.task_loss(self.head(shared), target)
+        for m, factor in zip(self.modalities, private, strict=True):
+            reconstruction = self.decoders[m](torch.cat([shared, factor], dim=1))
             loss = loss + self.reconstruction_weight * F.mse_loss(
                 reconstruction.reshape(inputs[m].shape), inputs[m]
             )
-        prior = sum(mmd(f, torch.randn_like(f)) for f in (shared, *private.values()))
+        stacked = torch.stack(private)  # the private factors share a size: one batched MMD
+        prior = (
+            mmd(shared, torch.randn_like(shared)) + mmd(stacked, torch.randn_like(stacked)).sum()
+        )
         loss = loss + self.prior_weight * prior
-        if self.alignment_weight > 0:
-            alone = [self._shared(features, present=[m]) for m in self.modalities]
-            pairs = [(a, b) for i, a in enumerate(alone) for b in alone[i + 1 :]]
-            alignment = sum((a - b).square().sum(1).mean() for a, b in pairs) / len(pairs)
+        count = len(terms)
+        if self.alignment_weight > 0 and count > 1:
+            # the bias cancels in F_y(x_i alone) - F_y(x_j alone) = W_i e_i - W_j e_j, and
+            # sum_{i<j} |t_i - t_j|^2 = M sum_i |t_i|^2 - |sum_i t_i|^2
+            t = torch.stack(terms)
+            total = count * t.square().sum((0, 2)) - t.sum(0).square().sum(1)
+            alignment = total.mean() / (count * (count - 1) / 2)
             loss = loss + self.alignment_weight * alignment
         return loss
 
@@ -174,7 +211,7 @@ class SharedPrivateModel(nn.Module):
     + ``difference_weight`` * sum_m orthogonality_loss(s_m, p_m) (private codes hold the rest).
 
     Shape:
-        ``forward -> (B, n_classes)``; ``codes(inputs)`` -> ``{"shared:m": (B, code_dim),
+        ``forward -> (B, outputs)``; ``codes(inputs)`` -> ``{"shared:m": (B, code_dim),
         "private:m": (B, code_dim)}``
     """
 
@@ -182,12 +219,14 @@ class SharedPrivateModel(nn.Module):
         self,
         encoders: Mapping[str, nn.Module],
         feature_dims: Mapping[str, int],
-        n_classes: int,
+        outputs: int,
         code_dim: int = 32,
         similarity_weight: float = 1.0,
         difference_weight: float = 0.3,
+        task: str = "classification",
     ) -> None:
         super().__init__()
+        self.task, self.task_loss = task, task_loss(task)
         self.modalities = sorted(encoders)
         self.encoders = nn.ModuleDict(dict(encoders))
         self.project = nn.ModuleDict(
@@ -197,36 +236,47 @@ class SharedPrivateModel(nn.Module):
         self.private_encoders = nn.ModuleDict(
             {m: nn.Sequential(nn.Linear(code_dim, code_dim), nn.Tanh()) for m in self.modalities}
         )
-        self.head = nn.Linear(2 * len(self.modalities) * code_dim, n_classes)
+        self.head = nn.Linear(2 * len(self.modalities) * code_dim, outputs)
         self.similarity_weight, self.difference_weight = similarity_weight, difference_weight
 
-    def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def codes(
+        self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        """The shared and private codes of each modality; both codes of an absent modality
+        (``mask[m]`` False) are zero."""
         out = {}
         for m in self.modalities:
             h = self.project[m](self.encoders[m](inputs[m]))
-            out[f"shared:{m}"] = self.shared_encoder(h)
-            out[f"private:{m}"] = self.private_encoders[m](h)
+            shared, private = self.shared_encoder(h), self.private_encoders[m](h)
+            if mask is not None and m in mask:
+                shared, private = (
+                    zero_where_absent(shared, mask[m]),
+                    zero_where_absent(private, mask[m]),
+                )
+            out[f"shared:{m}"], out[f"private:{m}"] = shared, private
         return out
 
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        codes = self.codes(inputs)
+        codes = self.codes(inputs, mask)
         return self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1))
 
-    validation_objective = "cross-entropy of the head (the task loss)"
+    validation_objective = "the task term of the loss"
+    monitor = "metric"
+    absent = "both codes of an absent modality are zero"
 
     def validation_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         """The task term of the loss, without the similarity and difference terms."""
-        return F.cross_entropy(self(inputs, mask), target)
+        return self.task_loss(self(inputs, mask), target)
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        codes = self.codes(inputs)
-        loss = F.cross_entropy(
+        codes = self.codes(inputs, mask)
+        loss = self.task_loss(
             self.head(torch.cat([codes[k] for k in sorted(codes)], dim=1)), target
         )
         shared = [codes[f"shared:{m}"] for m in self.modalities]

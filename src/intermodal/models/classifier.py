@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor, nn
 
 from intermodal.fusion.base import Fusion
@@ -17,54 +18,153 @@ def _inputs(inputs: Mapping[str, Tensor], names: list[str], model: str) -> list[
     return [inputs[name] for name in names]
 
 
+STRATEGIES = ("zero", "mean", "learned", "dropout")
+"""How a :class:`FusionClassifier` treats an absent modality."""
+
+
 @register_module
 class FusionClassifier(nn.Module):
-    """``head(fusion({m: encoder_m(x_m)}))``: encoders per modality, one fusion, one head.
+    """``head(fusion({m: encoder_m(x_m)}, mask))``: encoders per modality, one fusion, one head.
 
     Args:
-        encoders: modality name -> encoder producing ``(B, d_m)`` features.
+        encoders: modality name -> encoder producing ``(B, d_m)`` (or ``(B, T, d_m)``) features.
         fusion: a fusion module built for those ``d_m`` (see ``intermodal.fusion``).
-        head: maps the fused ``(B, output_dim)`` to class logits; ``None`` when the fusion
-            already outputs logits (e.g. ``LateFusion``).
+        head: maps the fused ``(B, output_dim)`` to the outputs; ``None`` when the fusion
+            already outputs them (e.g. ``LateFusion``).
+        missing: the strategy for an absent modality (``mask[m]`` False):
 
-    A presence mask ``mask[m]`` of shape ``(B,)`` zeroes the features of absent modalities.
+            - ``zero``: its features are zero and the fusion is told it is absent (a fusion that
+              handles absence natively, such as GMU, late fusion, attention or the product of
+              experts, combines only the present ones);
+            - ``mean``: its features are replaced by their mean over the training samples where
+              it was present (a running average, like batch normalization's);
+            - ``learned``: by a trained embedding of the modality, a stand-in for its absence;
+            - ``dropout``: as ``zero``, and during training each present modality of a sample
+              is also dropped with probability ``dropout``, never all of a sample's modalities
+              (modality dropout), so the model learns to predict from any subset.
+        dropout: the modality-dropout probability of the ``dropout`` strategy.
+        feature_dims: ``d_m`` per modality, needed by ``mean`` and ``learned`` when the fusion
+            does not state its ``input_dims``.
 
     Shape:
-        ``{m: (B, *shape_m)} -> (B, n_classes)``
+        ``{m: (B, *shape_m)}, mask {m: (B,)} -> (B, K)``
     """
 
     def __init__(
-        self, encoders: Mapping[str, nn.Module], fusion: nn.Module, head: nn.Module | None = None
+        self,
+        encoders: Mapping[str, nn.Module],
+        fusion: nn.Module,
+        head: nn.Module | None = None,
+        missing: str = "zero",
+        dropout: float = 0.5,
+        feature_dims: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
         if not encoders:
             raise ValueError("FusionClassifier needs at least one encoder")
+        if missing not in STRATEGIES:
+            raise ValueError(
+                f"unknown missing-modality strategy {missing!r}; use one of {STRATEGIES}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"the modality-dropout probability must be in [0, 1), got {dropout}")
         self.encoders = nn.ModuleDict({key: encoders[key] for key in sorted(encoders)})
         self.fusion = fusion
         self.head = head if head is not None else nn.Identity()
+        self.missing, self.dropout = missing, dropout
+        if missing in ("mean", "learned"):
+            dims = dict(feature_dims or getattr(fusion, "input_dims", {}))
+            absent = sorted(set(self.encoders) - set(dims))
+            if absent:
+                raise ValueError(
+                    f"the {missing!r} strategy needs the feature size of {absent}: pass "
+                    "feature_dims={modality: d_m}"
+                )
+            if missing == "learned":
+                self.stand_ins = nn.ParameterDict(
+                    {m: nn.Parameter(0.02 * torch.randn(dims[m])) for m in self.encoders}
+                )
+            else:
+                for m in self.encoders:
+                    self.register_buffer(f"mean_{m}", torch.zeros(dims[m]))
 
     @property
     def modalities(self) -> list[str]:
         return list(self.encoders)
 
+    @property
+    def absent(self) -> str:
+        """What the model does with an absent modality (for reports)."""
+        fusion = getattr(self.fusion, "absent", "")
+        if self.missing in ("zero", "dropout"):
+            prefix = "modality dropout in training; " if self.missing == "dropout" else ""
+            return prefix + (fusion or "zero-filled features")
+        return f"{self.missing} stand-in features"
+
+    def _drop(
+        self, mask: Mapping[str, Tensor] | None, batch: int, device: torch.device
+    ) -> dict[str, Tensor] | None:
+        """The mask with modality dropout applied (training, ``dropout`` strategy only)."""
+        if not (self.training and self.missing == "dropout" and self.dropout > 0):
+            return None if mask is None else dict(mask)
+        names = self.modalities
+        present = torch.stack(
+            [
+                mask[m].to(device)
+                if mask is not None and m in mask
+                else torch.ones(batch, dtype=torch.bool, device=device)
+                for m in names
+            ],
+            dim=1,
+        )
+        draws = torch.rand(present.shape, device=device)
+        kept = present & (draws >= self.dropout)
+        emptied = ~kept.any(dim=1) & present.any(dim=1)
+        if emptied.any():  # keep the present modality with the largest draw
+            best = torch.where(present, draws, torch.full_like(draws, -1.0)).argmax(dim=1)
+            kept[emptied, best[emptied]] = True
+        return {m: kept[:, i] for i, m in enumerate(names)}
+
     def encode(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> dict[str, Tensor]:
-        """Unimodal features ``{m: (B, ...)}``, zero where ``mask[m]`` is False."""
+        """Unimodal features ``{m: (B, ...)}`` where absent modalities (``mask[m]`` False) are
+        zeros, or the ``mean`` / ``learned`` stand-in."""
         tensors = _inputs(inputs, self.modalities, type(self).__name__)
         features = {}
         for (key, encoder), x in zip(self.encoders.items(), tensors, strict=True):
             h = encoder(x)
-            if mask is not None and key in mask:
-                h = h * mask[key].to(h.dtype).reshape(-1, *[1] * (h.ndim - 1))
+            present = mask.get(key) if mask is not None else None
+            if self.missing == "mean" and self.training:
+                self._update_mean(key, h, present)
+            if present is not None:
+                h = torch.where(present.reshape(-1, *[1] * (h.ndim - 1)), h, self._stand_in(key, h))
             features[key] = h
         return features
+
+    def _stand_in(self, key: str, h: Tensor) -> Tensor:
+        if self.missing == "learned":
+            return self.stand_ins[key].to(h.dtype).expand_as(h)
+        if self.missing == "mean":
+            return getattr(self, f"mean_{key}").to(h.dtype).expand_as(h)
+        return h.new_zeros(())
+
+    @torch.no_grad()
+    def _update_mean(self, key: str, h: Tensor, present: Tensor | None) -> None:
+        rows = h.detach() if present is None else h.detach()[present]
+        if len(rows) == 0:
+            return
+        batch_mean = rows.reshape(-1, rows.shape[-1]).mean(dim=0)
+        buffer = getattr(self, f"mean_{key}")
+        buffer.mul_(0.9).add_(0.1 * batch_mean.to(buffer.dtype))
 
     def classify(
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
-        """Outputs ``(B, K)`` from unimodal features: fusion (told which modalities are
-        present) then head."""
+        """Outputs ``(B, K)`` from unimodal features: fusion (told which modalities are absent,
+        unless a stand-in took their place) then head."""
+        if self.missing in ("mean", "learned"):
+            mask = None  # the stand-ins are what the fusion should use
         if isinstance(self.fusion, Fusion):
             return self.head(self.fusion(features, mask))
         return self.head(self.fusion(features))
@@ -72,6 +172,9 @@ class FusionClassifier(nn.Module):
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
+        first = inputs[self.modalities[0]] if self.modalities[0] in inputs else None
+        if first is not None:
+            mask = self._drop(mask, len(first), first.device)
         return self.classify(self.encode(inputs, mask), mask)
 
 
@@ -79,9 +182,14 @@ class FusionClassifier(nn.Module):
 class UnimodalClassifier(nn.Module):
     """The unimodal baseline ``head(encoder(x_m))`` on one modality of a modality dict.
 
+    It cannot use a mask: a sample without its modality has nothing to predict from, so its
+    output is computed from the zero-filled input (say so when comparing subsets).
+
     Shape:
         ``{modality: (B, *shape)} -> (B, n_classes)``; other modalities are ignored.
     """
+
+    absent = "cannot predict without its modality (zero-filled input)"
 
     def __init__(self, modality: str, encoder: nn.Module, head: nn.Module) -> None:
         super().__init__()

@@ -70,6 +70,7 @@ class CLIPModel(nn.Module):
     """
 
     validation_objective = "the CLIP loss on validation pairs"
+    monitor = "loss"
     image_mean: Tensor
     image_std: Tensor
 

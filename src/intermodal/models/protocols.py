@@ -50,9 +50,13 @@ class TrainsItself(Protocol):
     ``training_loss`` is what the optimizer minimizes and may be random (augmentation, prior
     samples). ``validation_loss`` is deterministic and measures the task, so that early stopping
     and best-weight selection do not follow noise; ``validation_objective`` names it in one line.
+    ``monitor`` says what early stopping follows: ``"loss"`` (the validation loss) or
+    ``"metric"`` (the task's primary validation metric, for a model whose task term keeps
+    shrinking long after its predictions stop improving).
     """
 
     validation_objective: str
+    monitor: str
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None

@@ -63,6 +63,10 @@ class TargetScale(nn.Module):
         return list(getattr(self.model, "modalities"))  # noqa: B009 (typed as Module attribute)
 
     @property
+    def absent(self) -> str:
+        return str(getattr(self.model, "absent", ""))
+
+    @property
     def statistics(self) -> TargetStatistics:
         return TargetStatistics(self.mean, self.std)
 

@@ -72,6 +72,7 @@ class TwoTower(nn.Module):
         return z_a, z_b
 
     validation_objective = "the pair loss on validation pairs"
+    monitor = "loss"
 
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
@@ -122,6 +123,8 @@ class ProbeClassifier(nn.Module):
     Shape:
         ``{a: (B, ...), b: (B, ...)} -> (B, n_classes)``
     """
+
+    absent = "cannot: the frozen tower encodes an absent modality's zero-filled input"
 
     def __init__(self, tower: nn.Module, head: nn.Module, normalize: bool = True) -> None:
         super().__init__()

@@ -5,10 +5,9 @@ Only :mod:`intermodal.training.module` imports Lightning, and only when ``fit`` 
 
 from intermodal.training.context import RunContext, auto_threads, resolve_device, thread_limit
 from intermodal.training.fit import FitResult, fit, make_optimizer, seed_everything
-from intermodal.training.objective import LOSSES, Objective, task_loss
+from intermodal.training.objective import Objective
 
 __all__ = [
-    "LOSSES",
     "FitResult",
     "Objective",
     "RunContext",
@@ -17,6 +16,5 @@ __all__ = [
     "make_optimizer",
     "resolve_device",
     "seed_everything",
-    "task_loss",
     "thread_limit",
 ]

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from intermodal.data.splits import DataSplits
     from intermodal.training.fit import FitResult
 
+from intermodal.models.classifier import STRATEGIES
+
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
@@ -98,7 +100,11 @@ class RunContext:
         strategy: Lightning strategy for several devices (``auto``, ``ddp``, ``ddp_spawn``).
         threads: intra-op CPU threads while training (``None``: leave PyTorch's setting).
         loss: the name of a loss of the task (``None``: the task's default; see
-            ``intermodal.training.objective.LOSSES``).
+            ``intermodal.losses.LOSSES``).
+        missing: what a fusion model does with an absent modality (``zero``, ``mean``,
+            ``learned`` or ``dropout``; see ``intermodal.models.FusionClassifier``).
+        modality_dropout: the probability of dropping a modality with the ``dropout``
+            strategy.
     """
 
     seed: int = 0
@@ -112,6 +118,8 @@ class RunContext:
     strategy: str = "auto"
     threads: int | None = None
     loss: str | None = None
+    missing: str = "zero"
+    modality_dropout: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "patience", "batch_size", "devices"):
@@ -124,6 +132,12 @@ class RunContext:
             raise ValueError(
                 f"unknown accelerator {self.accelerator!r}; choose one of {list(ACCELERATORS)}"
             )
+        if self.missing not in STRATEGIES:
+            raise ValueError(
+                f"unknown missing-modality strategy {self.missing!r}; use one of {STRATEGIES}"
+            )
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {self.modality_dropout}")
 
     def with_(self, **changes: Any) -> RunContext:
         """A copy with some fields changed, e.g. ``context.with_(seed=1)``."""
@@ -137,4 +151,6 @@ class RunContext:
         from intermodal.training.fit import fit
 
         settings: dict[str, Any] = {**self.as_dict(), **options}
+        for model_option in ("missing", "modality_dropout"):
+            settings.pop(model_option)
         return fit(model, data, **settings)

@@ -33,9 +33,10 @@ from tqdm.auto import tqdm
 from intermodal.data.dataset import Batch, MultimodalDataset
 from intermodal.data.splits import DataSplits
 from intermodal.errors import UnknownNameError
+from intermodal.losses import Loss, task_loss
 from intermodal.models.target_scale import TargetScale, TargetStatistics
 from intermodal.training.context import resolve_device, thread_limit
-from intermodal.training.objective import Loss, Objective, task_loss, validation_pass
+from intermodal.training.objective import Objective, validation_pass
 
 ENGINES = ("auto", "lean", "lightning")
 VALIDATION_BATCH = 1024
@@ -48,7 +49,8 @@ class FitResult:
 
     ``best_epoch``, ``epochs`` and ``history`` are recorded in the training process; under a
     spawning multi-process strategy they stay ``None`` / empty in the calling process.
-    ``monitor`` says which validation quantity chose the epoch.
+    ``monitor`` says which validation quantity chose the epoch; ``best_val_loss`` is the
+    validation loss at that epoch.
     """
 
     model: nn.Module
@@ -126,7 +128,7 @@ def _lean(
     device: torch.device,
     progress: bool,
 ) -> tuple[list[dict[str, float]], float | None, int | None]:
-    """The single-device loop; returns the history, the best validation loss and its epoch."""
+    """The single-device loop; returns the history, the best monitored value and its epoch."""
     batch_size, patience = settings["batch_size"], settings["patience"]
     model.to(device)
     train = _tensors(data.train, names, device)
@@ -156,10 +158,10 @@ def _lean(
         model.eval()
         scores = validation_pass(goal, val_batches, task, output_dim)
         history.append({"epoch": epoch, "train_loss": float(total) / count, **scores})
-        value = scores["val_loss"]
+        value = scores.get(goal.key, scores["val_loss"])
         if not np.isfinite(value):
             break
-        if best is None or value < best:
+        if goal.better(value, best):
             best, best_epoch, waited = value, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
@@ -223,7 +225,7 @@ def _lightning(
         settings["lr"],
         settings["weight_decay"],
     )
-    best = BestWeights("val_loss")
+    best = BestWeights(goal)
     distributed = settings["devices"] != 1 or settings["strategy"] not in ("auto", "single_device")
     with tempfile.TemporaryDirectory() as scratch, _quiet(options["quiet"]):
         trainer = pl.Trainer(
@@ -232,7 +234,11 @@ def _lightning(
             devices=settings["devices"],
             strategy=settings["strategy"],
             callbacks=[
-                EarlyStopping("val_loss", patience=settings["patience"], mode="min"),
+                EarlyStopping(
+                    goal.key,
+                    patience=settings["patience"],
+                    mode="max" if goal.higher_is_better else "min",
+                ),
                 best,
                 CloseProcessGroup(),
             ],
@@ -286,7 +292,7 @@ def fit(
             ``training_loss`` and early-stopped on its deterministic ``validation_loss``.
         data: train / validation / test splits (see ``stratified_split`` and ``standardize``).
         loss: ``loss(outputs, target) -> scalar``, or the name of a loss of the data set's task
-            (see ``intermodal.training.objective.LOSSES``): cross-entropy for classification,
+            (see ``intermodal.losses.LOSSES``): cross-entropy for classification,
             binary cross-entropy (``bce``; ``bce_balanced`` weighs rare positives up) for
             multilabel, ``mse`` or ``l1`` for regression; the first is the default.
         standardize_targets: for regression, train on targets standardized with the training
@@ -355,7 +361,7 @@ def fit(
         scale = TargetStatistics.fit(train.targets)
     if scale is not None:
         data = DataSplits(*(part.with_targets(scale.standardize(part.targets)) for part in data))
-    goal = Objective(model, loss, loss_name or getattr(loss, "__name__", ""))
+    goal = Objective(model, loss, train.task, loss_name or getattr(loss, "__name__", ""))
     world_size = 1
     with thread_limit(threads):
         seed_everything(seed)
@@ -375,10 +381,11 @@ def fit(
     model.cpu()
     model.eval()
     trained = wrapper or (scale.wrap(model) if scale is not None else model)
+    best_loss = next((r["val_loss"] for r in history if r["epoch"] == best_epoch), best)
     return FitResult(
         model=trained,
         train_time_s=elapsed,
-        best_val_loss=best,
+        best_val_loss=best_loss,
         best_epoch=best_epoch,
         epochs=len(history) if history else None,
         world_size=world_size,

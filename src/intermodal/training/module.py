@@ -77,11 +77,11 @@ class TrainingModule(pl.LightningModule):
 
 
 class BestWeights(pl.Callback):
-    """Keep an in-memory copy of the weights with the lowest ``monitor``; restore it at the end.
-    Also records the per-epoch history."""
+    """Keep an in-memory copy of the weights with the best monitored value of ``objective``;
+    restore it at the end. Also records the per-epoch history."""
 
-    def __init__(self, monitor: str) -> None:
-        self.monitor = monitor
+    def __init__(self, objective: Objective) -> None:
+        self.objective = objective
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.state: dict[str, Tensor] | None = None
@@ -90,8 +90,8 @@ class BestWeights(pl.Callback):
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         self.history.append({"epoch": trainer.current_epoch, **metrics})
-        value = metrics.get(self.monitor)
-        if value is not None and (self.best is None or value < self.best):
+        value = metrics.get(self.objective.key)
+        if value is not None and self.objective.better(value, self.best):
             self.best, self.best_epoch = value, trainer.current_epoch
             model = cast(nn.Module, pl_module.model)
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
