@@ -25,6 +25,7 @@ def test_bench_writes_results_and_prints_a_leaderboard(
             "2",
             "--jobs",
             "1",
+            "--no-report",
             "--output",
             str(out),
             "--quiet",

@@ -347,9 +347,15 @@ def _align(args: argparse.Namespace) -> int:
         r = result.retrieval
         print(
             f"{name}: R@1 {r[direction + ' R@1']:.3f}, R@5 {r[direction + ' R@5']:.3f}, "
-            f"R@10 {r[direction + ' R@10']:.3f}, median rank {r[direction + ' median rank']:.0f}, "
+            f"R@10 {r[direction + ' R@10']:.3f}, median rank {r[direction + ' median rank']:g}, "
             f"MRR {r[direction + ' MRR']:.3f}"
         )
+        if f"{direction} MAP" in r:
+            print(
+                f"{name} (category relevance): MAP {r[direction + ' MAP']:.4f}, "
+                f"MAP@R {r[direction + ' MAP@R']:.4f}, P@5 {r[direction + ' P@5']:.4f}, "
+                f"P@10 {r[direction + ' P@10']:.4f}"
+            )
     return 0
 
 

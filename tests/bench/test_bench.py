@@ -131,7 +131,13 @@ def test_run_and_save(tmp_path: Path) -> None:
 
 def test_fusion_beats_every_single_view_on_mfeat() -> None:
     result = run_benchmark(
-        load_mfeat(), methods="early,unimodal", seeds=1, progress=False, report=False
+        load_mfeat(),
+        methods="early,unimodal",
+        seeds=1,
+        epochs=40,
+        patience=5,
+        progress=False,
+        report=False,
     )
     scores = dict(
         zip(result.leaderboard["method"], result.leaderboard["accuracy_mean"], strict=True)

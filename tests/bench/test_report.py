@@ -143,6 +143,7 @@ def test_config_grid_and_a_mosi_format_file_end_to_end(
         "methods": ["early", "unimodal"],
         "seeds": 1,
         "epochs": 3,
+        "jobs": 1,
         "output": str(tmp_path / "grid"),
     }
     (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(config))

@@ -30,9 +30,12 @@ def test_a_synergistic_regression_is_sorted_by_mae_and_needs_interactions(tmp_pa
         "--dataset",
         "synthetic-synergistic-regression",
         "--methods",
-        "additive,lmf,tfn,multiplicative",
+        "additive,multiplicative",
         "--epochs",
-        "60",
+        "40",
+        "--patience",
+        "5",
+        "--no-report",
     )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
@@ -40,11 +43,8 @@ def test_a_synergistic_regression_is_sorted_by_mae_and_needs_interactions(tmp_pa
     board = pd.DataFrame(results["leaderboard"])
     assert board["mae_mean"].is_monotonic_increasing  # sorted by MAE, lowest first
     mae = dict(zip(board["method"], board["mae_mean"], strict=True))
-    best_product = min(mae["lmf"], mae["tfn"], mae["multiplicative"])
-    assert best_product < 0.6 * mae["additive"]
+    assert mae["multiplicative"] < 0.6 * mae["additive"]
     assert {"rmse_mean", "pearson_r_mean", "r2_mean"} <= set(board.columns)
-    page = (out / "report.html").read_text()
-    assert "lower is better" in page and "interaction types compare predicted classes" in page
 
 
 def test_a_multilabel_data_set_end_to_end(tmp_path: Path) -> None:
@@ -87,6 +87,7 @@ def test_sentiment_scores_with_the_field_s_metrics_in_the_report(tmp_path: Path)
     page = (out / "report.html").read_text()
     for metric in ("mae", "pearson_r", "acc2_nonneg", "acc2_nonzero", "f1_nonneg", "acc7"):
         assert f">{metric}<" in page, metric
+    assert "lower is better" in page and "interaction types compare predicted classes" in page
 
 
 def write_utterances(path: Path, seed: int = 0) -> None:

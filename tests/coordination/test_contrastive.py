@@ -14,12 +14,14 @@ import torch.multiprocessing as mp
 
 from intermodal.coordination import (
     ClipLoss,
+    SigLipLoss,
     clip_loss,
     hinge_loss,
     ntxent_loss,
     siglip_loss,
     supcon_loss,
 )
+from intermodal.training.fit import make_optimizer
 
 
 def pair(batch: int = 6, dim: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,11 +70,61 @@ def test_clip_loss_matches_loops_and_chunks_agree() -> None:
 
 def test_clip_module_keeps_the_scale_in_log_space_and_clamped() -> None:
     loss = ClipLoss(temperature=0.07)
-    assert float(loss.logit_scale.detach()) == pytest.approx(1 / 0.07, rel=1e-5)
+    assert float(loss.logit_scale.detach()) == pytest.approx(1 / 0.07, rel=1e-6)
     with torch.no_grad():
-        loss.log_scale.fill_(10.0)
+        loss.log_scale_offset.fill_(10.0 - loss.initial_log_scale)
+    assert float(loss.log_scale.detach()) == pytest.approx(10.0)
     assert float(loss.logit_scale.detach()) == 100.0
-    assert not ClipLoss(learn_temperature=False).log_scale.requires_grad
+    frozen = ClipLoss(learn_temperature=False)
+    assert not frozen.log_scale_offset.requires_grad and not frozen.log_scale.requires_grad
+
+
+def clip_reference(a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    logits = scale * unit(a) @ unit(b).T
+    rows = -(logits.diagonal() - logits.logsumexp(dim=1))
+    cols = -(logits.diagonal() - logits.logsumexp(dim=0))
+    return (rows.mean() + cols.mean()) / 2
+
+
+def test_clip_temperature_is_exact_in_float64_after_double() -> None:
+    loss = ClipLoss(temperature=0.07).double()
+    assert {p.dtype for p in loss.parameters()} == {torch.float64}
+    assert loss.log_scale.dtype == torch.float64
+    assert float(loss.log_scale.detach()) == math.log(1.0 / 0.07)
+    temperature = 1.0 / float(loss.logit_scale.detach())
+    assert abs(temperature - 0.07) <= 1e-15 * 0.07
+    a, b = pair()
+    expected = clip_reference(a, b, 1.0 / 0.07)
+    assert float(loss(a, b).detach()) == pytest.approx(float(expected), rel=1e-14)
+    # in float32 the constant is rounded once, as a float32 parameter would be
+    single = ClipLoss(temperature=0.07)
+    assert single.log_scale.dtype == torch.float32
+    assert float(single.log_scale.detach()) == float(torch.tensor(math.log(1.0 / 0.07)))
+
+
+def test_siglip_scale_and_bias_are_exact_in_float64_after_double() -> None:
+    loss = SigLipLoss(scale=7.3, bias=-10.3).double()
+    assert {p.dtype for p in loss.parameters()} == {torch.float64}
+    assert abs(float(loss.logit_scale.detach()) - 7.3) <= 1e-15 * 7.3
+    assert float(loss.logit_bias.detach()) == -10.3
+    a, b = pair()
+    logits = 7.3 * unit(a) @ unit(b).T - 10.3
+    signs = 2 * torch.eye(len(a), dtype=torch.float64) - 1
+    expected = -torch.nn.functional.logsigmoid(signs * logits).sum() / len(a)
+    assert float(loss(a, b).detach()) == pytest.approx(float(expected), rel=1e-14)
+
+
+def test_scale_parameters_train_with_fused_adamw_in_one_dtype() -> None:
+    a, b = pair()
+    for loss in (ClipLoss(logit_bias=True), SigLipLoss()):
+        assert {p.dtype for p in loss.parameters()} == {torch.float32}
+        optimizer = make_optimizer(loss, lr=0.1, weight_decay=1e-4)
+        assert optimizer.defaults["fused"]
+        before = float(loss.log_scale.detach())
+        loss(a.float(), b.float()).backward()
+        optimizer.step()
+        assert float(loss.log_scale.detach()) != before
+        assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in loss.parameters())
 
 
 def test_siglip_loss_matches_loops() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from intermodal.coordination import (
 )
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
-from intermodal.encoders import MLP
+from intermodal.encoders import MLP, default_encoder
 from intermodal.models import CCAProjection, TwoTower
 from intermodal.training import RunContext, seed_everything
 
@@ -31,15 +32,27 @@ ALIGN_METHODS = ("cca", "kcca", "dcca", "dccae", "clip", "siglip", "hinge")
 PAIR_LOSSES = {"clip": ClipLoss, "siglip": SigLipLoss, "hinge": HingeLoss}
 
 
-def _encoder(input_dim: int, output_dim: int) -> nn.Module:
-    return MLP(input_dim, output_dim, hidden_dims=(256,), dropout=0.1)
+VECTOR_ONLY = ("cca", "kcca", "dccae")
+"""Methods that read vectors: linear or kernel CCA of the features, and DCCAE, which
+reconstructs them."""
+
+
+def tower_encoder(data: MultimodalDataset, modality: str, dim: int) -> nn.Module:
+    """A modality's encoder into the coordinated space: an MLP for vectors, the default encoder
+    of its kind otherwise (a CNN for images, a text encoder whose vocabulary is learned from
+    ``data``, the training split)."""
+    kind, shape = data.kinds[modality], data.shapes[modality]
+    if kind == "vector":
+        return MLP(shape[0], dim, hidden_dims=(256,), dropout=0.1)
+    return default_encoder(kind, shape, dim, data=data.modalities[modality])
 
 
 def fit_coordinated(
     method: str, splits: DataSplits, context: RunContext | None = None, dim: int = 10
 ) -> nn.Module:
-    """A trained coordinated model of the two (vector) modalities of ``splits``: a module whose
-    ``forward(inputs)`` returns both views' embeddings ``((B, dim), (B, dim))``.
+    """A trained coordinated model of the two modalities of ``splits``: a module whose
+    ``forward(inputs)`` returns both views' embeddings ``((B, dim), (B, dim))``. CCA and DCCAE
+    need vector modalities; the other methods take any kind.
 
     ``cca`` fits exact CCA; ``dcca`` / ``dccae`` train two MLPs on the DCCA loss (DCCAE adds
     decoders, reconstruction weight 1e-3); ``clip`` / ``siglip`` / ``hinge`` train a two-tower
@@ -54,7 +67,9 @@ def fit_coordinated(
     context = context or RunContext()
     train = splits.train
     a, b = train.modality_names
-    dims = [train.shapes[a][0], train.shapes[b][0]]
+    if method in VECTOR_ONLY and any(train.kinds[m] != "vector" for m in (a, b)):
+        raise ValueError(f"{method} needs vector modalities; {a} and {b} are {train.kinds}")
+    dims = [math.prod(train.shapes[a]), math.prod(train.shapes[b])]
     seed_everything(context.seed)
     if method == "cca":
         cca = CCA(dim, reg=1e-3).fit(train.modalities[a].numpy(), train.modalities[b].numpy())
@@ -63,7 +78,7 @@ def fit_coordinated(
         return projection.set(
             means, [torch.from_numpy(w).float() for w in (cca.weights1_, cca.weights2_)]
         )
-    encoders = {a: _encoder(dims[0], dim), b: _encoder(dims[1], dim)}
+    encoders = {a: tower_encoder(train, a, dim), b: tower_encoder(train, b, dim)}
     model: nn.Module
     if method == "dcca":
         model = DCCA([a, b], encoders, DCCALoss())
@@ -94,14 +109,16 @@ def align(
 ) -> AlignResult:
     """Fit ``method`` on the training split of two views and evaluate it on the test split:
     canonical correlations of the test embeddings and cross-view retrieval (cosine similarity;
-    DCCA and DCCAE outputs pass through their final linear CCA first)."""
+    DCCA and DCCAE outputs pass through their final linear CCA first): instance recall, and for
+    a labelled data set mean average precision with category relevance, MAP@R and
+    precision@k."""
     if len(views) != 2:
         raise ValueError(f"align needs exactly two views, got {list(views)}")
     if method not in ALIGN_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(ALIGN_METHODS)}")
     data = dataset.select(views)
-    if any(kind != "vector" for kind in data.kinds.values()):
-        raise ValueError("align works on vector modalities")
+    if method in VECTOR_ONLY and any(kind != "vector" for kind in data.kinds.values()):
+        raise ValueError(f"{method} works on vector modalities; {dict(data.kinds)}")
     context = context or RunContext()
     splits = standardize(split_dataset(data, seed=context.seed))
     a, b = data.modality_names
@@ -126,9 +143,10 @@ def align(
                     torch.from_numpy(z).float() for z in final.transform(z_a.numpy(), z_b.numpy())
                 )
     correlations = canonical_correlations(z_a.numpy(), z_b.numpy(), n_components=min(5, dim))
+    labels = test.targets if test.task == "classification" else None
     return AlignResult(
         method,
         [a, b],
         [float(c) for c in np.asarray(correlations)],
-        retrieval_metrics(z_a, z_b),
+        retrieval_metrics(z_a, z_b, labels_a=labels, labels_b=labels),
     )

@@ -177,8 +177,11 @@ def run_ray(
                 task = pending.pop(ref)
                 try:
                     outcome = ray.get(ref)
-                except ray.exceptions.RayTaskError as error:
+                except ray.exceptions.RayTaskError as error:  # the run raised
                     failure = failure or error.as_instanceof_cause()
+                    continue
+                except ray.exceptions.RayError as error:  # its worker died more than retries
+                    failure = failure or error
                     continue
                 yield task, *outcome
             if failure is not None and not pending:

@@ -177,7 +177,8 @@ def build_coordinated(method: str, dataset: MultimodalDataset, context: RunConte
     context's seed, trained with its budget), frozen, and a linear probe on both."""
     from intermodal.bench.align import fit_coordinated  # trains, so imported when needed
 
-    dim = min([10, *(shape[0] for shape in dataset.shapes.values())])
+    vectors = [s[0] for k, s in dataset.shapes.items() if dataset.kinds[k] == "vector"]
+    dim = min([10, *vectors])
     train, val = holdout_split(dataset, size=0.2, seed=context.seed)
     tower = fit_coordinated(method, DataSplits(train, val, val), context, dim=dim)
     return ProbeClassifier(tower, MLP(2 * dim, dataset.output_dim))
@@ -189,7 +190,7 @@ for _method in ("cca", "dcca", "clip"):
         "coordination",
         f"{_method.upper()} embeddings of two views (up to 10-d, fitted on a holdout of the "
         "training data) and a linear probe on both",
-        applies=two_vectors,
+        applies=two_vectors if _method == "cca" else exactly_two,
     )(partial(build_coordinated, _method))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -20,6 +21,7 @@ from intermodal.bench.executors import Task, import_ray, run_processes, run_ray,
 from intermodal.bench.registry import Job, resolve_methods
 from intermodal.bench.results import ResultsFolder
 from intermodal.bench.significance import Significance, significance
+from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.errors import UnknownNameError
@@ -82,6 +84,7 @@ def run_job(
         "family": job.family,
         "seed": context.seed,
         **score(data.test.task, outputs, data.test.targets, sentiment=sentiment),
+        **coordination_retrieval(result.model, data.test),
         "parameters": cost.trainable_parameters,
         "flops": cost.flops_per_sample,
         "train_time_s": train_time,
@@ -92,6 +95,19 @@ def run_job(
         "latency_ms": cost.latency_ms_per_sample,
     }
     return row, result.model, outputs
+
+
+def coordination_retrieval(model: nn.Module, test: MultimodalDataset) -> dict[str, float]:
+    """For a probe on a coordinated space, retrieval between its two test embeddings: mean
+    average precision with category relevance in both directions (classification data)."""
+    tower = getattr(model, "tower", None)
+    if tower is None or test.task != "classification":
+        return {}
+    batch = test.batch()
+    with torch.no_grad():
+        z_a, z_b = tower.eval()(batch.inputs)
+    found = retrieval_metrics(z_a, z_b, labels_a=test.targets, labels_b=test.targets)
+    return {"map_a_to_b": found["a->b MAP"], "map_b_to_a": found["b->a MAP"]}
 
 
 COSTS = ("parameters", "flops", "train_time_s", "latency_ms")
@@ -133,10 +149,13 @@ def leaderboard(
 BACKBONE_KINDS = ("text", "image", "audio")
 
 
-def encode_with_backbones(dataset: MultimodalDataset, config: BenchConfig) -> MultimodalDataset:
+def encode_with_backbones(
+    dataset: MultimodalDataset, config: BenchConfig
+) -> tuple[MultimodalDataset, dict[str, Any]]:
     """The data set with each modality of ``config.backbones`` replaced by the features of its
     frozen pretrained backbone (vectors), computed once and kept in the feature cache
-    (``config.cache_dir``), so that every method, seed and later benchmark reuses them."""
+    (``config.cache_dir``), so that every method, seed and later benchmark reuses them; and the
+    cache's hits and misses."""
     from intermodal.data.cache import FeatureCache, encode_modalities
     from intermodal.data.fsdd import data_home
     from intermodal.encoders.pretrained import PretrainedEncoder
@@ -157,7 +176,8 @@ def encode_with_backbones(dataset: MultimodalDataset, config: BenchConfig) -> Mu
         encoders[modality] = PretrainedEncoder(name, kind=kind)
     folder = Path(config.cache_dir) if config.cache_dir else data_home() / "features"
     cache = FeatureCache(folder)
-    return encode_modalities({"data": dataset}, encoders, cache)["data"]
+    encoded = encode_modalities({"data": dataset}, encoders, cache)["data"]
+    return encoded, {"directory": str(folder), "hits": cache.hits, "misses": cache.misses}
 
 
 def _executor(config: BenchConfig) -> Any:
@@ -197,8 +217,9 @@ def run_benchmark(
     config = (config or BenchConfig()).with_(**settings)
     if config.modalities:
         dataset = dataset.select(config.modalities)
+    cache_use: dict[str, Any] = {}
     if config.backbones:
-        dataset = encode_with_backbones(dataset, config)
+        dataset, cache_use = encode_with_backbones(dataset, config)
     metric = config.metric_of(dataset.task)
     analysis_settings = AnalysisSettings(metric=metric.name)
     jobs, skipped = resolve_methods(list(config.methods), dataset)
@@ -259,6 +280,7 @@ def run_benchmark(
         metric,
     )
     shown = [*METRICS[dataset.task], *(SENTIMENT if config.sentiment else ())]
+    shown += [name for name in ("map_a_to_b", "map_b_to_a") if name in runs]
     board = leaderboard(runs, metric, shown, tests)
     analysis = None
     if config.report:
@@ -292,6 +314,7 @@ def run_benchmark(
             "intervals": tests.method,
             "methods": [job.name for job in jobs],
             "modalities": dataset.modality_names,
+            **({"feature_cache": cache_use} if cache_use else {}),
         },
         analysis,
         models,

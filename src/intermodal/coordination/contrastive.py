@@ -141,14 +141,21 @@ def clip_loss(
 
 @register_module
 class ClipLoss(nn.Module):
-    """CLIP's loss with a temperature learned in log space: ``logit_scale = exp(s)``, clamped to
-    ``max_logit_scale`` (100, as in CLIP), initialized at ``1 / temperature``.
+    """CLIP's loss with a temperature learned in log space: ``logit_scale = exp(log_scale)``,
+    clamped to ``max_logit_scale`` (100, as in CLIP), initialized at ``1 / temperature``.
+
+    The learned parameter is ``log_scale_offset``, initialized at 0, and
+    ``log_scale = log(1 / temperature) + log_scale_offset`` with the constant kept as a Python
+    float: the initial scale is exact in every dtype (after ``.double()``, ``log_scale`` is
+    ``log(1 / temperature)`` in float64, not a float32 value widened) and every parameter has
+    the module's dtype (no float64 parameter in a float32 model, which MPS could not hold).
+    AdamW's weight decay pulls the offset, hence the temperature, towards its initial value.
 
     Args:
         temperature: initial temperature (0.07 in CLIP).
         learn_temperature: train the scale.
         max_logit_scale: upper clamp of the scale.
-        logit_bias: add a learned scalar bias to the logits.
+        logit_bias: add a learned scalar bias to the logits (initialized at 0).
         chunk: rows per chunk for large batches (see :func:`clip_loss`); None computes all at once.
 
     Shape:
@@ -164,14 +171,21 @@ class ClipLoss(nn.Module):
         chunk: int | None = None,
     ) -> None:
         super().__init__()
-        self.log_scale = nn.Parameter(
-            torch.tensor(math.log(1.0 / temperature)), requires_grad=learn_temperature
-        )
+        if not temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.initial_log_scale = math.log(1.0 / temperature)
+        self.log_scale_offset = nn.Parameter(torch.zeros(()), requires_grad=learn_temperature)
         self.bias = nn.Parameter(torch.zeros(())) if logit_bias else None
         self.max_logit_scale, self.chunk = max_logit_scale, chunk
 
     @property
+    def log_scale(self) -> Tensor:
+        """``log(1 / temperature) + log_scale_offset``, in the module's dtype."""
+        return self.log_scale_offset + self.initial_log_scale
+
+    @property
     def logit_scale(self) -> Tensor:
+        """``exp(log_scale)`` clamped to ``max_logit_scale``: the inverse temperature."""
         return self.log_scale.exp().clamp(max=self.max_logit_scale)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
@@ -201,8 +215,17 @@ def siglip_loss(a: Tensor, b: Tensor, logit_scale: Tensor, logit_bias: Tensor) -
 
 @register_module
 class SigLipLoss(nn.Module):
-    """SigLIP's loss with learnable scale (log space, initialized at 10) and bias (at -10), the
-    paper's initialization.
+    """SigLIP's loss with a learned scale (in log space, initialized at 10) and bias (initialized
+    at -10), the paper's initialization.
+
+    As in :class:`ClipLoss`, the learned parameters are offsets from constants kept as Python
+    floats, ``log_scale = log(scale) + log_scale_offset`` and ``logit_bias = bias + bias_offset``
+    (both offsets start at 0), so the initial values are exact in every dtype.
+
+    Args:
+        scale: initial logit scale (inverse temperature).
+        bias: initial logit bias.
+        max_logit_scale: upper clamp of the scale.
 
     Shape:
         ``a: (B, D), b: (B, D) -> scalar``
@@ -212,12 +235,30 @@ class SigLipLoss(nn.Module):
         self, scale: float = 10.0, bias: float = -10.0, max_logit_scale: float = 100.0
     ) -> None:
         super().__init__()
-        self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
-        self.bias = nn.Parameter(torch.tensor(bias))
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.initial_log_scale, self.initial_bias = math.log(scale), float(bias)
+        self.log_scale_offset = nn.Parameter(torch.zeros(()))
+        self.bias_offset = nn.Parameter(torch.zeros(()))
         self.max_logit_scale = max_logit_scale
 
+    @property
+    def log_scale(self) -> Tensor:
+        """``log(scale) + log_scale_offset``, in the module's dtype."""
+        return self.log_scale_offset + self.initial_log_scale
+
+    @property
+    def logit_scale(self) -> Tensor:
+        """``exp(log_scale)`` clamped to ``max_logit_scale``."""
+        return self.log_scale.exp().clamp(max=self.max_logit_scale)
+
+    @property
+    def logit_bias(self) -> Tensor:
+        """``bias + bias_offset``, in the module's dtype."""
+        return self.bias_offset + self.initial_bias
+
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        return siglip_loss(a, b, self.log_scale.exp().clamp(max=self.max_logit_scale), self.bias)
+        return siglip_loss(a, b, self.logit_scale, self.logit_bias)
 
 
 # --- supervised and self-supervised contrastive ----------------------------------------------

@@ -21,8 +21,12 @@ class KernelCCA:
     Args:
         n_components: number of canonical pairs.
         kernel: ``linear``, ``rbf`` or ``polynomial`` (see ``intermodal.coordination.similarity``).
-        reg: ridge added to each feature covariance (kernel CCA must be regularized: with
-            n >= m landmarks, unregularized kernel CCA finds perfect, meaningless correlations).
+        reg: ridge added as is to each view's feature covariance, in the kernel's units (kernel
+            CCA must be regularized: with n >= m landmarks, unregularized kernel CCA finds
+            perfect, meaningless correlations). Unlike the relative ``reg`` of linear
+            :class:`~intermodal.coordination.CCA`, it is absolute: the kernel, not the data,
+            sets the features' scale (an RBF kernel's features have a total variance of at most
+            about 1).
         n_landmarks: m, the rank of the approximation.
         gamma, degree: kernel parameters (gamma defaults to 1 / D).
         seed: draws the landmarks.
@@ -64,8 +68,8 @@ class KernelCCA:
         chosen = rng.choice(len(x1), size=min(self.n_landmarks, len(x1)), replace=False)
         self.landmarks_ = [x1[chosen], x2[chosen]]
         self.maps_ = [_inverse_sqrt(self._kernel(lm, lm)) for lm in self.landmarks_]
-        self.cca_ = CCA(self.n_components, self.reg).fit(
-            self._features(x1, 0), self._features(x2, 1)
+        self.cca_ = CCA(self.n_components)._fit(
+            self._features(x1, 0), self._features(x2, 1), absolute_ridge=self.reg
         )
         self.correlations_ = self.cca_.correlations_
         return self

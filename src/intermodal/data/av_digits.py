@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -50,19 +52,14 @@ def load_av_digits(
         pools["test", digit] = members[:TEST_IMAGES_PER_CLASS]
         pools["train", digit] = members[TEST_IMAGES_PER_CLASS:]
     image_index = np.array([rng.choice(pools[r.split, r.digit]) for r in recordings])
-    audio, raw = [], []
-    for recording in recordings:
-        samples = read_wav(recording.path)
-        audio.append(log_mel_spectrogram(samples))
-        if waveforms:
-            start = max(0, (len(samples) - 8000) // 2)
-            clip = samples[start : start + 8000]
-            left = (8000 - len(clip)) // 2
-            raw.append(np.pad(clip, (left, 8000 - len(clip) - left)))
-    modalities = {"audio": np.stack(audio), "image": images[image_index].astype(np.float32)}
+    files = tuple(
+        (str(r.path), r.path.stat().st_size, r.path.stat().st_mtime_ns) for r in recordings
+    )
+    audio, raw = _audio(files, waveforms)
+    modalities = {"audio": audio.copy(), "image": images[image_index].astype(np.float32)}
     kinds = {"audio": "sequence", "image": "image"}
     if waveforms:
-        modalities["waveform"] = np.stack(raw)
+        modalities["waveform"] = raw.copy()
         kinds["waveform"] = "audio"
     return MultimodalDataset(
         modalities,
@@ -77,3 +74,21 @@ def load_av_digits(
         },
         name="av-digits",
     )
+
+
+@functools.lru_cache(maxsize=2)
+def _audio(
+    files: tuple[tuple[str, int, int], ...], waveforms: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log-mel spectrograms (and 1 s waveforms) of the recordings, computed once per process for
+    the same files (path, size and modification time)."""
+    audio, raw = [], []
+    for path, _, _ in files:
+        samples = read_wav(Path(path))
+        audio.append(log_mel_spectrogram(samples))
+        if waveforms:
+            start = max(0, (len(samples) - 8000) // 2)
+            clip = samples[start : start + 8000]
+            left = (8000 - len(clip)) // 2
+            raw.append(np.pad(clip, (left, 8000 - len(clip) - left)))
+    return np.stack(audio), np.stack(raw) if waveforms else np.zeros((0,))

@@ -745,7 +745,8 @@ def read_path(
     path: str | os.PathLike[str], trust_pickle: bool = False, task: str | None = None
 ) -> MultimodalDataset:
     """Load a data set from a file or folder, by its kind: ``.csv``, ``.parquet``, ``.mat``
-    (:func:`intermodal.data.mat.read_mat`), a pickle (``.pkl``/``.pk``/``.pickle``, with
+    (:func:`intermodal.data.mat.read_mat`), a CSV listing image files in an ``image`` column
+    (:func:`read_image_folder`), a pickle (``.pkl``/``.pk``/``.pickle``, with
     ``trust_pickle``) of MultiBench's MIMIC or affect data or of utterance-level sentiment
     features (:func:`read_sentiment_utterances`), or an AV-MNIST folder.
 
@@ -758,6 +759,8 @@ def read_path(
     if path.is_dir():
         return read_avmnist(path)
     if suffix == ".csv":
+        if "image" in pd.read_csv(path, nrows=0).columns:
+            return read_image_folder(path, task=task)
         return from_csv(path, task=task)
     if suffix == ".parquet":
         return from_parquet(path, task=task)

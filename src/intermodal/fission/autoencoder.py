@@ -122,7 +122,8 @@ class BimodalAutoencoder(nn.Module):
             keep[order[i * third : (i + 1) * third]] = 0.0
             x = inputs[m] * keep.to(inputs[m].device).reshape(-1, *[1] * (inputs[m].ndim - 1))
             if self.noise > 0:
-                x = x + self.noise * torch.randn(x.shape, generator=generator).to(x.device)
+                noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+                x = x + self.noise * noise.to(x.device)
             out[m] = x
         return out
 

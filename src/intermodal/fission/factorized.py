@@ -152,6 +152,10 @@ class FactorizedModel(nn.Module):
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
+        if mask is not None:  # absent rows are zeros, whatever the caller left in them
+            inputs = {
+                m: zero_where_absent(x, mask[m]) if m in mask else x for m, x in inputs.items()
+            }
         features = {m: self.encoders[m](inputs[m]) for m in self.modalities}
         if mask is not None:
             features = {
@@ -169,9 +173,11 @@ class FactorizedModel(nn.Module):
         loss = self.task_loss(self.head(shared), target)
         for m, factor in zip(self.modalities, private, strict=True):
             reconstruction = self.decoders[m](torch.cat([shared, factor], dim=1))
-            loss = loss + self.reconstruction_weight * F.mse_loss(
-                reconstruction.reshape(inputs[m].shape), inputs[m]
-            )
+            error = (reconstruction.reshape(inputs[m].shape) - inputs[m]).square()
+            if mask is not None and m in mask:  # an absent modality has nothing to reconstruct
+                rows = mask[m].reshape(-1, *[1] * (error.ndim - 1)).to(error.dtype)
+                error = (error * rows).sum() / (rows.sum() * error[0].numel()).clamp_min(1)
+            loss = loss + self.reconstruction_weight * error.mean()
         stacked = torch.stack(private)  # the private factors share a size: one batched MMD
         prior = (
             mmd(shared, torch.randn_like(shared)) + mmd(stacked, torch.randn_like(stacked)).sum()
