@@ -109,7 +109,8 @@ def align(
 ) -> AlignResult:
     """Fit ``method`` on the training split of two views and evaluate it on the test split:
     canonical correlations of the test embeddings and cross-view retrieval (cosine similarity;
-    DCCA and DCCAE outputs pass through their final linear CCA first): instance recall, and for
+    DCCA and DCCAE outputs pass through their final linear CCA first; CCA gives at most as many
+    dimensions as the smaller view has features): instance recall, and for
     a labelled data set mean average precision with category relevance, MAP@R and
     precision@k."""
     if len(views) != 2:
@@ -122,6 +123,8 @@ def align(
     context = context or RunContext()
     splits = standardize(split_dataset(data, seed=context.seed))
     a, b = data.modality_names
+    if method == "cca":  # CCA has as many pairs of variates as the smaller view has features
+        dim = min(dim, *(math.prod(data.shapes[m]) for m in (a, b)))
     test = splits.test
     if method == "kcca":
         kcca = KernelCCA(dim, kernel="rbf", reg=1e-3, seed=context.seed)
