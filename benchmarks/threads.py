@@ -35,7 +35,7 @@ def bench_seconds(threads: int, methods: str, epochs: int) -> float:
         command = [
             sys.executable, "-m", "intermodal.cli", "bench", "--methods", methods,
             "--seeds", "1", "--epochs", str(epochs), "--no-report", "--quiet",
-            "--threads", str(threads), "--output", os.path.join(scratch, "out"),
+            "--threads", str(threads), "--jobs", "1", "--output", os.path.join(scratch, "out"),
         ]  # fmt: skip
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)

@@ -226,6 +226,8 @@ def _bench(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
 
     base = _bench_config(args)
+    if base.resume and base.output is None and not args.config:
+        raise ValueError("--resume continues a results folder: name it with --output")
     configs = load_grid(args.config, base) if args.config else [base]
     for config in configs:
         if config.backend == "ray":
@@ -268,6 +270,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
     context = _context(args)
     config = BenchConfig(
+        seed=context.seed,
         epochs=context.max_epochs,
         patience=context.patience,
         batch_size=context.batch_size,
@@ -537,10 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"intermodal {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"intermodal {args.command}: interrupted; finished runs are saved (--resume continues)",
-            file=sys.stderr,
-        )
+        saved = "; finished runs are saved (--resume continues)" if args.command == "bench" else ""
+        print(f"intermodal {args.command}: interrupted{saved}", file=sys.stderr)
         return 130
 
 

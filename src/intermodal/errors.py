@@ -9,3 +9,8 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class DataTypeError(TypeError, ValueError):
+    """Data of the wrong type (a text column holding numbers, a feature column of strings): a
+    ``TypeError`` that the command line reports in one line, as it does a ``ValueError``."""

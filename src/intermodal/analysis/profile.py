@@ -71,7 +71,8 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
     test accuracy; and I(X_m; Y) in bits, a plug-in estimate after k-means discretization into
     ``n_clusters`` cells (biased upwards by about ``(cells - 1)(classes - 1) / (2 N ln 2)``
     bits; a regression target is cut into quantile bins first, see ``discrete_target``).
-    Per pair: the top three canonical correlations and the PID in bits (see ``pid``). Text
+    Per pair: the top three canonical correlations and the PID in bits (see ``pid``), on the
+    samples where both are present (statistics per modality on the samples where it is). Text
     modalities are described by their kind, shape and missing rate only. The presence patterns
     count the samples with each combination of present modalities.
     """
@@ -101,22 +102,27 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
                 if data.task == "classification"
                 else float("nan")
             )
-            if y is not None:
-                codes = discretize(flat[key], n_clusters, seed)
+            if y is not None and present.any():
+                codes = discretize(flat[key][present], n_clusters, seed)
                 counts = np.zeros((codes.max() + 1, int(y.max()) + 1))
-                np.add.at(counts, (codes, y), 1.0)
+                np.add.at(counts, (codes, y[present]), 1.0)
                 row["mutual_information_bits"] = mutual_information(counts / counts.sum()) / LN2
         rows.append(row)
     pairs = []
     for a, b in itertools.combinations(numeric, 2):
-        correlations = canonical_correlations(flat[a], flat[b], n_components=3)
+        both = (data.masks[a] & data.masks[b]).numpy()  # samples where both are present
+        if both.sum() < 3:
+            continue
+        correlations = canonical_correlations(flat[a][both], flat[b][both], n_components=3)
         pair: dict[str, object] = {
             "modality_1": a,
             "modality_2": b,
             "canonical_correlations": [round(float(c), 4) for c in correlations],
         }
         if y is not None:
-            decomposition = pid(flat[a], flat[b], y, n_clusters=n_clusters, seed=seed)
+            decomposition = pid(
+                flat[a][both], flat[b][both], y[both], n_clusters=n_clusters, seed=seed
+            )
             pair.update({f"{k}_bits": v for k, v in decomposition.as_dict().items()})
         pairs.append(pair)
     notes = []

@@ -11,7 +11,7 @@ from torch import nn
 
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.errors import UnknownNameError
-from intermodal.metrics import PRIMARY, evaluate, metric_info
+from intermodal.metrics import PRIMARY, SENTIMENT, Metric, metric_info, predict_outputs
 
 CORRUPTIONS = ("noise", "dropout", "missing")
 DEFAULT_LEVELS = {
@@ -30,8 +30,8 @@ def corrupt(
       standardized data, in standard deviations);
     - ``dropout``: set each feature value to 0 with probability ``level``;
     - ``missing``: mark the modality absent (presence mask False, values zeroed) in a random
-      fraction ``level`` of the samples. Models zero the features of an absent modality
-      (zero-imputation, see ``FusionClassifier``).
+      fraction ``level`` of the samples; what a model does with it is its own (see the
+      ``missing`` strategies of ``FusionClassifier``).
     """
     if corruption not in CORRUPTIONS:
         raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
@@ -73,17 +73,23 @@ def robustness_curve(
     levels = list(levels if levels is not None else DEFAULT_LEVELS.get(corruption, ()))
     if not levels:
         raise ValueError("give at least one corruption level")
-    info = metric_info(data.task, metric or PRIMARY[data.task])
+    name = metric or PRIMARY[data.task]
+    info = metric_info(data.task, name, sentiment=name in SENTIMENT)
     rows = [
         {
             "level": level,
-            "score": evaluate(model, corrupt(data, modality, corruption, level, seed))[info.name],
+            "score": score_of(model, corrupt(data, modality, corruption, level, seed), info),
         }
         for level in levels
     ]
     curve = pd.DataFrame(rows)
     curve.attrs.update(metric=info.name, higher_is_better=info.higher_is_better)
     return curve
+
+
+def score_of(model: nn.Module, data: MultimodalDataset, metric: Metric) -> float:
+    """``metric`` of ``model``'s outputs on ``data``."""
+    return float(metric.compute(predict_outputs(model, data).double(), data.targets))
 
 
 def relative_robustness(curve: pd.DataFrame) -> float:

@@ -72,7 +72,10 @@ def fit_coordinated(
     dims = [math.prod(train.shapes[a]), math.prod(train.shapes[b])]
     seed_everything(context.seed)
     if method == "cca":
-        cca = CCA(dim, reg=1e-3).fit(train.modalities[a].numpy(), train.modalities[b].numpy())
+        both = train.masks[a] & train.masks[b]  # pairs with both sides present
+        cca = CCA(dim, reg=1e-3).fit(
+            train.modalities[a][both].numpy(), train.modalities[b][both].numpy()
+        )
         projection = CCAProjection([a, b], dims, dim)
         means = [torch.from_numpy(m).float() for m in (cca.mean1_, cca.mean2_)]
         return projection.set(
@@ -121,7 +124,8 @@ def align(
     if method in VECTOR_ONLY and any(kind != "vector" for kind in data.kinds.values()):
         raise ValueError(f"{method} works on vector modalities; {dict(data.kinds)}")
     context = context or RunContext()
-    splits = standardize(split_dataset(data, seed=context.seed))
+    data = data.subset(torch.nonzero(data.masks[views[0]] & data.masks[views[1]]).flatten())
+    splits = standardize(split_dataset(data, seed=context.seed))  # pairs with both sides
     a, b = data.modality_names
     if method == "cca":  # CCA has as many pairs of variates as the smaller view has features
         dim = min(dim, *(math.prod(data.shapes[m]) for m in (a, b)))

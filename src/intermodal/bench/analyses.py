@@ -36,7 +36,7 @@ from intermodal.analysis import (
 )
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import MAX_SUBSETS, hide_at_random, keep_only, subsets
-from intermodal.metrics import PRIMARY, Metric, evaluate, metric_info, predict_outputs
+from intermodal.metrics import PRIMARY, Metric, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
 
 
@@ -56,12 +56,14 @@ class AnalysisSettings:
             least one kept) for the missing-rate curves.
         max_subsets: subsets of modalities in the subset table, at most (2^M - 1 for M <= 6).
         metric: the metric of the scores (default: the task's primary metric).
+        sentiment: whether the sentiment metrics may be the metric.
         pid_target_bins: quantile bins of a regression target for the PID, which needs a
             discrete target (the estimate depends on this number).
     """
 
     seed: int = 0
     metric: str | None = None
+    sentiment: bool = False
     baseline: str = "late-mean"
     corruptions: tuple[str, ...] = ("noise", "missing")
     pid_clusters: int = 5
@@ -73,7 +75,7 @@ class AnalysisSettings:
 
     def metric_of(self, task: str) -> Metric:
         """The metric every analysis scores with (default: the task's primary metric)."""
-        return metric_info(task, self.metric or PRIMARY[task])
+        return metric_info(task, self.metric or PRIMARY[task], sentiment=self.sentiment)
 
 
 @dataclass
@@ -153,7 +155,8 @@ def figure_emap(result: EmapScores) -> bytes:
     axes.bar(x + 0.2, additive, 0.4, label="EMAP (additive projection)")
     axes.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
     low, high = min(model + additive), max(model + additive)
-    axes.set_ylim(max(0.0, low - 0.1 * (high - low + 1e-3)), high + 0.05 * (high - low + 1e-3))
+    margin = 0.1 * (high - low + 1e-3)
+    axes.set_ylim(low - margin if low < 0 else max(0.0, low - margin), high + margin / 2)
     axes.set_ylabel(direction(result.metric, result.higher_is_better))
     axes.legend(fontsize=8)
     return png(figure)
@@ -172,7 +175,8 @@ def describe_emap(result: EmapScores) -> list[str]:
 # --- PID -----------------------------------------------------------------------------------------
 @dataclass
 class PidTable:
-    """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set."""
+    """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set (on the
+    samples where both are present)."""
 
     pairs: list[dict[str, Any]] = field(default_factory=list)
     n_clusters: int = 5
@@ -190,7 +194,14 @@ def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable |
     table = PidTable(n_clusters=settings.pid_clusters)
     pairs = list(itertools.combinations(numeric, 2))[: settings.max_pid_pairs]
     for a, b in pairs:
-        parts = pid(flat[a], flat[b], y, n_clusters=settings.pid_clusters, seed=settings.seed)
+        rows = (data.masks[a] & data.masks[b]).numpy()  # samples where both are present
+        parts = pid(
+            flat[a][rows],
+            flat[b][rows],
+            y[rows],
+            n_clusters=settings.pid_clusters,
+            seed=settings.seed,
+        )
         table.pairs.append({"pair": f"{a} / {b}", **parts.as_dict()})
     return table
 
@@ -339,7 +350,7 @@ def compute_interaction_types(
     unimodal = sorted(
         (k for k in inputs.models if inputs.families.get(k) == "unimodal"),
         key=lambda k: inputs.scores[k],
-        reverse=True,
+        reverse=inputs.higher_is_better,
     )[:2]
     if name is None or len(unimodal) < 2:
         return None
@@ -404,7 +415,9 @@ def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> Subset
     for name, model in inputs.models.items():
         used = set(getattr(model, "modalities", test.modality_names))
         table.scores[name] = [
-            float(evaluate(model, view)[metric.name]) if used & set(subset) else None
+            float(metric.compute(predict_outputs(model, view).double(), view.targets))
+            if used & set(subset)
+            else None
             for subset, view in zip(chosen, views, strict=True)
         ]
         table.strategies[name] = inputs.strategies.get(name, "")
@@ -485,7 +498,10 @@ def compute_missing_rate(
     for name, model in inputs.models.items():
         if inputs.families.get(name) == "unimodal":
             continue  # one modality: hiding it leaves nothing to predict from
-        result.scores[name] = [float(evaluate(model, view)[metric.name]) for view in views]
+        result.scores[name] = [
+            float(metric.compute(predict_outputs(model, view).double(), view.targets))
+            for view in views
+        ]
         result.strategies[name] = inputs.strategies.get(name, "")
     return result if result.scores else None
 

@@ -9,10 +9,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from intermodal.losses import LOSSES
 from intermodal.metrics import Metric
+from intermodal.models.classifier import STRATEGIES
 from intermodal.training.context import ACCELERATORS, RunContext, auto_threads
 
 BACKENDS = ("local", "ray")
+
+
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "float": (int, float),
+    "bool": bool,
+    "str": str,
+    "str | None": (str, type(None)),
+    "int | None": (int, type(None)),
+}
+"""The types a setting may have, by its annotation (settings from YAML are checked too)."""
+
+
+def _bool_as_number(value: Any, item: dataclasses.Field[Any]) -> bool:
+    return isinstance(value, bool) and str(item.type) != "bool"
 
 
 def _as_list(value: Any, what: str) -> list[str]:
@@ -34,7 +51,8 @@ class BenchConfig:
         data_dir: a local copy of a downloadable data set.
         methods: method names, ``all``, or ``name[modality]`` for one view.
         modalities: restrict the data set to these modalities first (empty: all).
-        seeds: seeds 0..seeds-1; seed s draws the split and seeds every method.
+        seeds, seed: seeds ``seed .. seed + seeds - 1``; seed s draws the split and seeds every
+            method (the report analyses the models of the first).
         epochs, patience, batch_size: the training budget of every run.
         output: the results folder (None: ``intermodal-results/DATASET-TIME``; no folder
             when the Python API is called without one).
@@ -73,6 +91,7 @@ class BenchConfig:
     methods: tuple[str, ...] = ("all",)
     modalities: tuple[str, ...] = ()
     seeds: int = 3
+    seed: int = 0
     epochs: int = 100
     patience: int = 10
     batch_size: int = 64
@@ -98,6 +117,14 @@ class BenchConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            expected = TYPES.get(str(item.type))
+            value = getattr(self, item.name)
+            if expected and not (isinstance(value, expected) and not _bool_as_number(value, item)):
+                raise ValueError(
+                    f"{item.name} must be {str(item.type).replace(' | None', ' or empty')}, "
+                    f"got {value!r}"
+                )
         object.__setattr__(self, "methods", tuple(_as_list(self.methods, "methods")) or ("all",))
         object.__setattr__(self, "modalities", tuple(_as_list(self.modalities, "modalities")))
         for name in ("seeds", "epochs", "patience", "batch_size", "devices"):
@@ -119,6 +146,15 @@ class BenchConfig:
                 f"train_missing must be in [0, 1), got {self.train_missing}: at least one "
                 "modality of each sample stays present"
             )
+        if self.missing not in STRATEGIES:
+            raise ValueError(
+                f"unknown missing-modality strategy {self.missing!r}; use {STRATEGIES}"
+            )
+        if self.task not in (None, *LOSSES):
+            raise ValueError(f"unknown task {self.task!r}; choose one of {list(LOSSES)}")
+        known = {name for names in LOSSES.values() for name in names}
+        if self.loss is not None and self.loss not in known:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {sorted(known)}")
         if self.overwrite and self.resume:
             raise ValueError("choose one of overwrite (start again) and resume (continue)")
 
@@ -154,20 +190,31 @@ class BenchConfig:
     def with_(self, **changes: Any) -> BenchConfig:
         return dataclasses.replace(self, **changes)
 
-    def as_dict(self) -> dict[str, Any]:
-        """The settings that define the results (for ``results.json``)."""
+    def run_settings(self) -> dict[str, Any]:
+        """The settings that define each run's result (a resumed benchmark must keep them;
+        methods and seeds may be added)."""
         return {
             "dataset": self.dataset,
-            "methods": list(self.methods),
+            "task": self.task,
             "modalities": list(self.modalities),
-            "seeds": self.seeds,
             "epochs": self.epochs,
             "patience": self.patience,
             "batch_size": self.batch_size,
+            "loss": self.loss,
             "sentiment": self.sentiment,
             "missing": self.missing,
+            "modality_dropout": self.modality_dropout,
             "train_missing": self.train_missing,
             "backbones": dict(self.backbones),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings of the benchmark (for ``results.json``)."""
+        return {
+            **self.run_settings(),
+            "methods": list(self.methods),
+            "first_seed": self.seed,
+            "seeds": self.seeds,
         }
 
 

@@ -19,7 +19,7 @@ from intermodal.bench.config import BenchConfig
 from intermodal.bench.runner import run_benchmark
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import split_dataset, standardize
-from intermodal.metrics import predict
+from intermodal.metrics import predict_outputs, predictions
 
 FUSION_METHOD = "nonlinear"
 """The diagnosed fusion: an MLP over the concatenated encodings, so it can model interactions."""
@@ -54,24 +54,26 @@ def diagnose(
     config = (config or BenchConfig()).with_(
         methods=METHODS, seeds=1, modalities=(), output=None, report=True
     )
+    seed = config.seed
     result = run_benchmark(data, config)
     first, second = data.modality_names
-    test = standardize(split_dataset(data, seed=0)).test
+    test = standardize(split_dataset(data, seed=seed)).test
     fusion = result.models[FUSION_METHOD]
     flat = {k: v.reshape(len(v), -1).numpy() for k, v in test.modalities.items()}
+    outputs = predictions(predict_outputs(fusion, test), test.task)
     predicted = discrete_target(
-        test.with_targets(predict(fusion, test).to(test.targets.dtype)),
+        test.with_targets(outputs.to(test.targets.dtype)),
         result.analysis_settings.pid_target_bins,
     )
     batch = test.batch()
-    data_profile = profile(data, seed=0)
+    data_profile = profile(data, seed=seed)
     prediction_pid = (
         pid(
             flat[first],
             flat[second],
             predicted,
             n_clusters=result.analysis_settings.pid_clusters,
-            seed=0,
+            seed=seed,
         ).as_dict()
         if predicted is not None
         else None

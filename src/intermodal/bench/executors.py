@@ -134,9 +134,10 @@ def run_processes(
             if failure is not None and not pending:
                 raise failure
     finally:
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=not pending, cancel_futures=True)
         if pending:
-            for process in list(getattr(pool, "_processes", {}).values()):
+            for process in processes:
                 process.terminate()
 
 
@@ -152,7 +153,10 @@ def run_ray(
     as the cluster holds). Connects to the cluster in ``RAY_ADDRESS`` or starts a local Ray
     instance; a task whose worker dies is retried up to ``retries`` times by Ray."""
     ray = import_ray()
-    if not ray.is_initialized():
+    if not tasks:
+        return
+    started = not ray.is_initialized()
+    if started:
         ray.init(
             address=os.environ.get("RAY_ADDRESS"),
             include_dashboard=False,
@@ -189,6 +193,8 @@ def run_ray(
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
 
 
 def _ray_run(

@@ -86,7 +86,7 @@ def resolve_methods(
         The jobs and a list of ``(name, reason)`` for methods that do not apply to ``dataset``.
     """
     requested = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
-    requested = [n for n in requested if n]
+    requested = list(dict.fromkeys(n for n in requested if n))
     if not requested:
         raise ValueError(f"no methods given; choose 'all' or some of {sorted(METHODS)}")
     if "all" in requested:

@@ -7,6 +7,7 @@ Layout::
     models/METHOD/            the seed-0 model of each method (config.json + model.safetensors)
     results.csv               one row per (method, seed)
     results.json              the configuration, the leaderboard, the runs and skipped methods
+    settings.json             the settings that define the runs (a resume must match them)
     summary.md                the leaderboard as a Markdown table
     analysis.json             the analyses of the seed-0 models
     figures/*.png, report.html
@@ -68,13 +69,13 @@ class ResultsFolder:
         entries = list(self.path.iterdir()) if self.path.is_dir() else []
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"{self.path} is a file; choose a folder for the results")
+        foreign = [e.name for e in entries if e.name not in MARKERS and not self._ours(e)]
+        if foreign:
+            raise FileExistsError(
+                f"{self.path} holds files that are not benchmark results ({foreign[:3]}); "
+                "choose another --output"
+            )
         if entries and not resume:
-            foreign = [e.name for e in entries if e.name not in MARKERS and not self._ours(e)]
-            if foreign:
-                raise FileExistsError(
-                    f"{self.path} holds files that are not benchmark results ({foreign[:3]}); "
-                    "choose another --output"
-                )
             if not overwrite:
                 raise FileExistsError(
                     f"{self.path} already holds results; pass --resume, --overwrite or another "
@@ -86,12 +87,32 @@ class ResultsFolder:
 
     @staticmethod
     def _ours(entry: Path) -> bool:
-        return entry.name in {
-            "results.csv",
-            "summary.md",
-            "analysis.json",
-            "figures",
-        } or entry.name.startswith(".")
+        """The files this owner writes, and the staging files of its atomic writes."""
+        names = {"results.csv", "summary.md", "analysis.json", "figures", "settings.json"}
+        staging = any(entry.name.startswith(f".{name}.") for name in (*names, *MARKERS))
+        return entry.name in names or staging
+
+    def bind(self, settings: dict[str, Any]) -> None:
+        """Record the settings that define the runs (``settings.json``); a folder that holds
+        runs of other settings is refused, so a resume never mixes two benchmarks."""
+        path = self.path / "settings.json"
+        if path.is_file():
+            try:
+                saved = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise ValueError(
+                    f"{path} is corrupt ({error}); start again with --overwrite"
+                ) from None
+            if saved != settings:
+                changed = sorted(
+                    k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
+                )
+                raise ValueError(
+                    f"{self.path} holds runs of other settings ({', '.join(changed)} differ); "
+                    "resume with the same settings, or pass --overwrite or another --output"
+                )
+            return
+        write_text_atomic(path, json.dumps(settings, indent=2))
 
     # --- runs and models ---------------------------------------------------------------------
     def run_file(self, method: str, seed: int) -> Path:
@@ -149,8 +170,13 @@ class ResultsFolder:
             raise ValueError(f"{path} is corrupt ({error}); run the benchmark again") from None
 
     def write_figures(self, images: dict[str, bytes]) -> None:
+        """Write the report's figures; figures of an earlier report that are not among them are
+        removed."""
         for name, data in images.items():
             write_bytes_atomic(self.path / "figures" / name, data)
+        for old in (self.path / "figures").glob("*.png"):
+            if old.name not in images:
+                old.unlink()
 
     @classmethod
     def existing(cls, path: str | Path) -> ResultsFolder:

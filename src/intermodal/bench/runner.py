@@ -33,7 +33,7 @@ from intermodal.training.fit import seed_everything
 @dataclass
 class BenchResult:
     """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
-    ``analysis``: the typed results of the analysis suite on the seed-0 models."""
+    ``analysis``: the typed results of the analysis suite on the first seed's models."""
 
     dataset: str
     runs: pd.DataFrame
@@ -46,16 +46,15 @@ class BenchResult:
 
 
 def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
-    """The splits restricted to ``modalities``: training and validation samples with none of
-    them are dropped; every test sample is kept (the same test set for every method), one
-    without them read as its zero-filled input."""
+    """The splits restricted to ``modalities`` for training: training and validation samples
+    with none of them are dropped. The test split stays whole (the same test set for every
+    method; a model reads only its modalities, and one that cannot predict without them says
+    so in its ``absent``)."""
     if list(modalities) == splits.train.modality_names:
         return splits
     train, val, test = splits
     return DataSplits(
-        train.select(modalities, empty="drop"),
-        val.select(modalities, empty="drop"),
-        test.select(modalities, empty="keep"),
+        train.select(modalities, empty="drop"), val.select(modalities, empty="drop"), test
     )
 
 
@@ -193,25 +192,25 @@ def run_benchmark(
     folder: ResultsFolder | None = None,
     **settings: Any,
 ) -> BenchResult:
-    """Train and test every method of ``config`` on ``dataset`` for seeds 0..seeds-1.
+    """Train and test every method of ``config`` on ``dataset`` for its seeds.
 
     Seed s draws the stratified 70/15/15 split, or the validation part of a data set's own
     split (see ``split_dataset``), standardizes it on its training part and seeds the
     initialization and training of every method, so all methods see the same data per seed.
-    Training early-stops on validation loss; the metrics of the data set's task are measured on
-    the test part, and the leaderboard is sorted by ``config.metric`` (the task's primary
-    metric by default) with 95% intervals and paired tests against the best method (see
-    :mod:`intermodal.bench.significance`).
+    Training early-stops on the monitored validation quantity (see ``fit``); the metrics of the
+    data set's task are measured on the test part, and the leaderboard is sorted by
+    ``config.metric`` (the task's primary metric by default) with 95% intervals and paired tests
+    against the best method (see :mod:`intermodal.bench.significance`).
 
     Args:
         dataset: the data set (``config.modalities`` restricts it first).
         config: the benchmark; ``settings`` are keyword overrides of its fields, e.g.
             ``run_benchmark(data, methods="early,unimodal", seeds=1)``.
-        folder: where each finished run is saved at once (``runs/``, and the seed-0 models in
+        folder: where each finished run is saved at once (``runs/``, and the first seed's models in
             ``models/``). Without it, ``config.output`` opens one (with its overwrite and
             resume policy); with neither, nothing is written.
 
-    With ``config.report``, the analysis suite runs on the seed-0 models (see
+    With ``config.report``, the analysis suite runs on the first seed's models (see
     :mod:`intermodal.bench.analyses`).
     """
     config = (config or BenchConfig()).with_(**settings)
@@ -221,7 +220,9 @@ def run_benchmark(
     if config.backbones:
         dataset, cache_use = encode_with_backbones(dataset, config)
     metric = config.metric_of(dataset.task)
-    analysis_settings = AnalysisSettings(metric=metric.name)
+    analysis_settings = AnalysisSettings(
+        seed=config.seed, metric=metric.name, sentiment=config.sentiment
+    )
     jobs, skipped = resolve_methods(list(config.methods), dataset)
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
@@ -229,11 +230,15 @@ def run_benchmark(
     execute = _executor(config)
     if folder is None and config.output is not None:
         folder = ResultsFolder(config.output, config.overwrite, config.resume)
+    if folder is not None:
+        folder.bind({**config.run_settings(), "modalities": dataset.modality_names})
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     outputs: dict[tuple[str, int], Tensor] = {}
     models: dict[str, nn.Module] = {}
     tasks = []
-    for seed in range(config.seeds):
+    seeds = list(range(config.seed, config.seed + config.seeds))
+    first = seeds[0]
+    for seed in seeds:
         for job in jobs:
             saved = folder.finished(job.name, seed) if folder else None
             if saved is None:
@@ -242,7 +247,7 @@ def run_benchmark(
                 )
                 continue
             rows[job.name, seed], outputs[job.name, seed] = saved
-            if seed == 0 and folder is not None:
+            if seed == first and folder is not None:
                 models[job.name] = folder.load_model(job.name)
     bar = tqdm(
         total=len(jobs) * config.seeds,
@@ -256,26 +261,27 @@ def run_benchmark(
         bar.set_description(", ".join(labels[:3]) + (" ..." if len(labels) > 3 else ""))
 
     try:
+        workers = config.jobs if config.backend == "ray" else config.workers
         finished = execute(
-            dataset, tasks, workers=config.workers, threads=config.context().threads, running=show
+            dataset, tasks, workers=workers, threads=config.context().threads, running=show
         )
         for task, row, model, test_outputs in finished:
             key = (task.job.name, task.context.seed)
             rows[key], outputs[key] = row, test_outputs
             if folder is not None:
                 folder.save_run(row, test_outputs)
-            if task.context.seed == 0:
+            if task.context.seed == first:
                 models[task.job.name] = model
                 if folder is not None:
                     folder.save_model(task.job.name, model)
             bar.update()
     finally:
         bar.close()
-    order = [(job.name, seed) for seed in range(config.seeds) for job in jobs]
+    order = [(job.name, seed) for seed in seeds for job in jobs]
     runs = pd.DataFrame([rows[key] for key in order])
-    test_splits = [standardize(split_dataset(dataset, seed=s)).test for s in range(config.seeds)]
+    test_splits = [standardize(split_dataset(dataset, seed=s)).test for s in seeds]
     tests = significance(
-        {job.name: [outputs[job.name, s] for s in range(config.seeds)] for job in jobs},
+        {job.name: [outputs[job.name, s] for s in seeds] for job in jobs},
         [part.targets for part in test_splits],
         metric,
     )
@@ -285,18 +291,18 @@ def run_benchmark(
     analysis = None
     if config.report:
         if config.progress:
-            print("analysing the seed-0 models for the report ...", file=sys.stderr)
-        first = runs[runs["seed"] == 0].set_index("method")[metric.name]
+            print("analysing the first seed's models for the report ...", file=sys.stderr)
+        first_runs = runs[runs["seed"] == first]
+        scores = first_runs.set_index("method")[metric.name]
         inputs = AnalysisInput(
             data=dataset,
             test=test_splits[0],
             models=models,
             families={job.name: job.family for job in jobs},
-            scores={name: float(first[name]) for name in models},
+            scores={name: float(scores[name]) for name in models},
             higher_is_better=metric.higher_is_better,
             strategies={
-                str(row["method"]): str(row["missing"])
-                for _, row in runs[runs["seed"] == 0].iterrows()
+                str(row["method"]): str(row["missing"]) for _, row in first_runs.iterrows()
             },
         )
         analysis = run_analyses(inputs, analysis_settings)

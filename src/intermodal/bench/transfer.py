@@ -68,6 +68,11 @@ def _alone(inputs: Mapping[str, Tensor], modality: str) -> dict[str, Tensor]:
 def _prepare(dataset: MultimodalDataset, seed: int) -> DataSplits:
     if len(dataset.modality_names) != 2:
         raise ValueError(f"needs two modalities, the data set has {dataset.modality_names}")
+    if dataset.task != "classification":
+        raise ValueError(
+            f"the linear probes of transfer and fission predict classes; {dataset.name} is a "
+            f"{dataset.task} data set"
+        )
     return standardize(split_dataset(dataset, seed=seed))
 
 

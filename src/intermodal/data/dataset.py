@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from intermodal.data.text import encode_texts
-from intermodal.errors import UnknownNameError
+from intermodal.errors import DataTypeError, UnknownNameError
 
 KINDS = {"vector": (1,), "sequence": (2,), "image": (3,), "audio": (1, 2), "text": (1,)}
 """Modality kinds and the number of dimensions of one sample of each.
@@ -63,11 +63,11 @@ def _as_tensor(values: ArrayLike, what: str) -> Tensor:
     else:
         array = np.asarray(values)
         if array.dtype == object or array.dtype.kind in "USV":
-            raise TypeError(f"{what} must be numeric, got an array of dtype {array.dtype}")
+            raise DataTypeError(f"{what} must be numeric, got an array of dtype {array.dtype}")
         array = np.ascontiguousarray(array)
         tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
     if tensor.is_complex():
-        raise TypeError(f"{what} must be real-valued, got {tensor.dtype}")
+        raise DataTypeError(f"{what} must be real-valued, got {tensor.dtype}")
     return tensor
 
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from intermodal.data.dataset import ArrayLike, MultimodalDataset
 from intermodal.data.mat import read_mat
 from intermodal.data.text import encode_texts
-from intermodal.errors import UnknownNameError
+from intermodal.errors import DataTypeError, UnknownNameError
 
 
 def from_arrays(
@@ -55,7 +55,7 @@ def _frame_targets(
     regression targets."""
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
-        raise TypeError(
+        raise DataTypeError(
             f"target columns {bad} are not numeric; map labels to integers first (e.g. with "
             "pandas.factorize)"
         )
@@ -118,7 +118,7 @@ def _vector_modality(
     columns = list(columns)
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
-        raise TypeError(f"modality {key!r}: columns {bad} are not numeric; encode them first")
+        raise DataTypeError(f"modality {key!r}: columns {bad} are not numeric; encode them first")
     values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
     nan = np.isnan(values)
     if mask_column is None:
@@ -197,7 +197,7 @@ def _frame_modalities(
         kinds[key] = "vector"
     for key, column in text.items():
         if not isinstance(column, str):
-            raise TypeError(
+            raise DataTypeError(
                 f"text modality {key!r} must name one column of strings, got {column!r}"
             )
         arrays[key], present[key] = _text_modality(frame, key, column, masks.get(key))

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from intermodal.errors import DataTypeError
+
 _HOW_TO_FIX = (
     "fill missing texts with '' and mark the modality absent, or convert the column with "
     ".astype(str)"
@@ -39,12 +41,12 @@ def _describe(value: Any) -> str:
 
 def _as_list(texts: Sequence[str] | np.ndarray, what: str) -> list[Any]:
     if isinstance(texts, str | bytes):
-        raise TypeError(
+        raise DataTypeError(
             f"{what} must be a sequence of strings (one per sample), got a single "
             f"{type(texts).__name__}; wrap it in a list"
         )
     if isinstance(texts, Tensor):
-        raise TypeError(
+        raise DataTypeError(
             f"{what} must be a sequence of strings, got a tensor; use decode_texts to read a "
             "tensor of UTF-8 bytes back into strings"
         )
@@ -82,7 +84,7 @@ def encode_texts(texts: Sequence[str] | np.ndarray, what: str = "text") -> Tenso
         raise ValueError(f"{what} is empty: there are no texts to store")
     for row, value in enumerate(items):
         if not isinstance(value, str):
-            raise TypeError(
+            raise DataTypeError(
                 f"{what} row {row} holds {_describe(value)}, not a string; {_HOW_TO_FIX}"
             )
     encoded: list[bytes] = []
@@ -132,7 +134,7 @@ def text_lengths(data: Tensor) -> Tensor:
 
 def _check_bytes(data: Tensor) -> None:
     if not isinstance(data, Tensor):
-        raise TypeError(
+        raise DataTypeError(
             f"text data must be a uint8 tensor of UTF-8 bytes (N, L), got a {type(data).__name__}"
         )
     if data.dtype != torch.uint8 or data.ndim != 2:

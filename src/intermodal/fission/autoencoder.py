@@ -6,13 +6,14 @@ from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from intermodal.losses import task_loss
 from intermodal.saving import register_module
 
 
-def absent(inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None) -> dict[str, Tensor]:
+def zero_absent_inputs(
+    inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None
+) -> dict[str, Tensor]:
     """``inputs`` with each modality zeroed in the samples where ``mask`` marks it absent."""
     if mask is None:
         return dict(inputs)
@@ -91,7 +92,7 @@ class BimodalAutoencoder(nn.Module):
     ) -> Tensor:
         """The shared code ``(B, shared_dim)`` inferred from the modalities present: an absent
         modality (``mask[m]`` False) enters as zeros, as in the augmented training data."""
-        return self.to_shared(torch.cat(self._features(absent(inputs, mask)), dim=1))
+        return self.to_shared(torch.cat(self._features(zero_absent_inputs(inputs, mask)), dim=1))
 
     def _features(self, inputs: Mapping[str, Tensor]) -> list[Tensor]:
         return [self.encoders[m](inputs[m]) for m in self.modalities]
@@ -127,11 +128,17 @@ class BimodalAutoencoder(nn.Module):
             out[m] = x
         return out
 
-    def _loss(self, inputs: Mapping[str, Tensor], codes: list[Tensor], target: Tensor) -> Tensor:
-        """Reconstruction of the clean inputs from each code, plus the head's cross-entropy and
-        the alignment term."""
+    def _loss(
+        self,
+        inputs: Mapping[str, Tensor],
+        codes: list[Tensor],
+        target: Tensor,
+        mask: Mapping[str, Tensor] | None = None,
+    ) -> Tensor:
+        """Reconstruction of the clean inputs from each code (of the modalities present in each
+        sample), plus the head's task loss and the alignment term."""
         loss = sum(
-            F.mse_loss(self.decoders[m](code).reshape(inputs[m].shape), inputs[m])
+            self._reconstruction(self.decoders[m](code), inputs[m], (mask or {}).get(m))
             for code in codes
             for m in self.modalities
         ) / len(codes)
@@ -145,12 +152,22 @@ class BimodalAutoencoder(nn.Module):
             loss = loss + self.alignment_weight * (1.0 - code_correlation(alone_a, alone_b))
         return torch.as_tensor(loss)
 
+    @staticmethod
+    def _reconstruction(output: Tensor, x: Tensor, present: Tensor | None) -> Tensor:
+        """Mean squared error of a reconstruction over the samples where the modality is
+        present (an absent one has nothing to reconstruct)."""
+        error = (output.reshape(x.shape) - x).square()
+        if present is None:
+            return error.mean()
+        rows = present.reshape(-1, *[1] * (x.ndim - 1)).to(error.dtype)
+        return (error * rows).sum() / (rows.sum() * x[0].numel()).clamp_min(1)
+
     def training_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         """The loss on randomly augmented inputs (a third without A, a third without B)."""
-        inputs = absent(inputs, mask)
-        return self._loss(inputs, [self.shared(self.augment(inputs))], target)
+        inputs = zero_absent_inputs(inputs, mask)
+        return self._loss(inputs, [self.shared(self.augment(inputs))], target, mask)
 
     @property
     def validation_objective(self) -> str:
@@ -174,11 +191,11 @@ class BimodalAutoencoder(nn.Module):
         random third each."""
         if self.head is not None:
             return self.task_loss(self(inputs, mask), target)
-        inputs = absent(inputs, mask)
+        inputs = zero_absent_inputs(inputs, mask)
         a, b = self.modalities
         versions = [
             dict(inputs),
             {a: inputs[a], b: torch.zeros_like(inputs[b])},
             {a: torch.zeros_like(inputs[a]), b: inputs[b]},
         ]
-        return self._loss(inputs, [self.shared(v) for v in versions], target)
+        return self._loss(inputs, [self.shared(v) for v in versions], target, mask)

@@ -94,7 +94,8 @@ def register_fusion(
 
 
 def unregister_fusion(name: str) -> None:
-    """Remove a fusion from the list (plug-ins and tests that register their own)."""
+    """Remove a fusion from the list (plug-ins and tests that register their own); the
+    benchmark method made from it is removed with ``intermodal.bench.unregister_method``."""
     FUSIONS.pop(name, None)
 
 

@@ -186,7 +186,7 @@ class UnimodalClassifier(nn.Module):
     output is computed from the zero-filled input (say so when comparing subsets).
 
     Shape:
-        ``{modality: (B, *shape)} -> (B, n_classes)``; other modalities are ignored.
+        ``{modality: (B, *shape)} -> (B, K)`` (the task's outputs); other modalities are ignored.
     """
 
     absent = "cannot predict without its modality (zero-filled input)"

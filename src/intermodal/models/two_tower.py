@@ -121,7 +121,7 @@ class ProbeClassifier(nn.Module):
     ``CCAProjection`` (L2-normalized unless ``normalize=False``).
 
     Shape:
-        ``{a: (B, ...), b: (B, ...)} -> (B, n_classes)``
+        ``{a: (B, ...), b: (B, ...)} -> (B, K)`` (the task's outputs)
     """
 
     absent = "cannot: the frozen tower encodes an absent modality's zero-filled input"

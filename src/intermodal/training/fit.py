@@ -50,7 +50,8 @@ class FitResult:
     ``best_epoch``, ``epochs`` and ``history`` are recorded in the training process; under a
     spawning multi-process strategy they stay ``None`` / empty in the calling process.
     ``monitor`` says which validation quantity chose the epoch; ``best_val_loss`` is the
-    validation loss at that epoch.
+    validation loss at that epoch. For regression on standardized targets, the history's losses
+    and metrics are in standardized units; the returned model predicts in the original ones.
     """
 
     model: nn.Module
@@ -158,7 +159,7 @@ def _lean(
         model.eval()
         scores = validation_pass(goal, val_batches, task, output_dim)
         history.append({"epoch": epoch, "train_loss": float(total) / count, **scores})
-        value = scores.get(goal.key, scores["val_loss"])
+        value = scores.get(goal.key, float("nan"))  # a metric the outputs could not give
         if not np.isfinite(value):
             break
         if goal.better(value, best):
@@ -168,7 +169,7 @@ def _lean(
             waited += 1
             if waited >= patience:
                 break
-        bar.set_postfix(val_loss=f"{value:.4f}")
+        bar.set_postfix({goal.key: f"{value:.4f}"})
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -283,7 +284,8 @@ def fit(
     root_dir: str | None = None,
     trainer_options: dict[str, Any] | None = None,
 ) -> FitResult:
-    """Train ``model`` on ``data.train``, early-stopping on the validation loss of ``data.val``.
+    """Train ``model`` on ``data.train``, early-stopping on ``data.val``: on the validation loss,
+    or on the task's validation metric for a model whose ``monitor`` is ``"metric"``.
 
     Args:
         model: maps ``({m: (B, ...)}, mask)`` to outputs ``(B, K)`` and names the modalities it
