@@ -3,11 +3,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from intermodal.cli import main
+
+
+@pytest.fixture(autouse=True)
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test runs in an empty working directory that must stay empty: a command writes
+    only where it is told to."""
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    yield folder
+    assert sorted(p.name for p in folder.iterdir()) == []
 
 
 def test_bench_writes_results_and_prints_a_leaderboard(
@@ -72,8 +84,10 @@ def test_console_entry_point_lists_data_sets() -> None:
 
 
 def test_diagnose_prints_and_writes_every_analysis(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, cwd: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    stale = cwd / "diagnose-mfeat.json"  # left by an earlier `intermodal diagnose` there
+    stale.write_text("{}")
     out = tmp_path / "diagnosis.json"
     assert (
         main(
@@ -101,8 +115,14 @@ def test_diagnose_prints_and_writes_every_analysis(
         "profile",
     }
     assert len(report["robustness"]["curves"]) == 2 * 2  # two modalities, noise and missing
+    # the PID of the predictions keeps at least 10 test samples per cell of its joint table
+    parts = report["pid_of_predictions"]
+    assert parts["clusters"] ** 2 * 2 * 10 <= parts["samples"]
+    assert "PID of the fusion model's predictions" in printed
     assert main(["diagnose", "--dataset", "mfeat", "--modalities", "fou,pix,kar"]) == 2
     assert "two modalities" in capsys.readouterr().err
+    assert stale.read_text() == "{}"
+    stale.unlink()
 
 
 @pytest.mark.parametrize("method", ["cca", "kcca", "clip", "dccae"])

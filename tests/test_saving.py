@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def test_round_trip_rebuilds_the_same_model(tmp_path: Path) -> None:
     ]
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["model"]["class"] == "FusionClassifier"
+    weights = (tmp_path / "m" / "model.safetensors").read_bytes()
+    assert config["weights_sha256"] == hashlib.sha256(weights).hexdigest()
     loaded = load_model(tmp_path / "m").eval()
     x = inputs()
     torch.testing.assert_close(loaded(x), original(x), rtol=0, atol=0)
@@ -79,8 +82,15 @@ def test_truncated_weights_give_a_clear_error(tmp_path: Path) -> None:
     save_model(model(), tmp_path / "m")
     weights = tmp_path / "m" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    with pytest.raises(ValueError, match="corrupt or truncated"):
+    with pytest.raises(ValueError, match="corrupt: checksum mismatch"):
         load_model(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["weights_sha256"]
+    config["format_version"] = 1  # saved before checksums: the reader finds the damage
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="checksum"):
+        with pytest.raises(ValueError, match="corrupt or truncated"):
+            load_model(tmp_path / "m")
 
 
 def test_truncated_config_gives_a_clear_error(tmp_path: Path) -> None:
@@ -96,9 +106,13 @@ def test_weights_of_another_model_are_refused(tmp_path: Path) -> None:
     save_model(
         FusionClassifier({"vec": MLP(5, 8)}, ConcatFusion({"vec": 8}, 4), MLP(4, 3)), tmp_path / "b"
     )
-    (tmp_path / "a" / "model.safetensors").write_bytes(
-        (tmp_path / "b" / "model.safetensors").read_bytes()
-    )
+    weights = (tmp_path / "b" / "model.safetensors").read_bytes()
+    (tmp_path / "a" / "model.safetensors").write_bytes(weights)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        load_model(tmp_path / "a")
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    config["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    (tmp_path / "a" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"does not match config\.json"):
         load_model(tmp_path / "a")
 

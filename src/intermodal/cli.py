@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -219,29 +221,73 @@ def _format_leaderboard(table: pd.DataFrame, config: dict[str, Any]) -> str:
     return pd.DataFrame(shown).to_string(index=False)
 
 
+def _interrupted(folder: Path, analysing: bool) -> int:
+    """Say what an interrupted benchmark kept in ``folder`` and how to continue; exit code 130."""
+    runs = folder / "runs"
+    saved = len(list(runs.glob("*.json"))) if runs.is_dir() else 0
+    if analysing:
+        what = (
+            f"interrupted while analysing the models; all {saved} runs are saved in {runs}: "
+            "run the same command with --resume to write the results and the report without "
+            "training again"
+        )
+    elif saved:
+        what = (
+            f"interrupted; {saved} finished run{'s are' if saved > 1 else ' is'} saved in "
+            f"{runs}: run the same command with --resume to continue (saved runs are not "
+            "trained again)"
+        )
+    else:
+        what = (
+            f"interrupted before any run finished; no run saved in {folder} (run the same "
+            "command with --resume to start there)"
+        )
+    print(f"intermodal bench: {what}", file=sys.stderr)
+    return 130
+
+
 def _bench(args: argparse.Namespace) -> int:
     from intermodal.bench.config import load_grid
     from intermodal.bench.results import ResultsFolder, default_path
-    from intermodal.bench.runner import describe_scores, run_benchmark, save_results
+    from intermodal.bench.runner import (
+        AnalysisInterrupted,
+        describe_scores,
+        run_benchmark,
+        save_results,
+    )
     from intermodal.data import load_dataset
+    from intermodal.data.registry import DATASETS
 
     base = _bench_config(args)
-    if base.resume and base.output is None and not args.config:
-        raise ValueError("--resume continues a results folder: name it with --output")
     configs = load_grid(args.config, base) if args.config else [base]
-    for config in configs:
+    for config in configs:  # every check that needs no training, for every benchmark, first
+        if config.resume and config.output is None:
+            raise ValueError("--resume continues a results folder: name it with --output")
         if config.backend == "ray":
             from intermodal.bench.executors import import_ray
 
             import_ray()
-        dataset = load_dataset(
-            config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
-        )
-        config.metric_of(dataset.task)  # an unknown --metric is an error before any output
-        output = config.output or str(default_path(config.dataset))
-        folder = ResultsFolder(output, config.overwrite, config.resume)
-        result = run_benchmark(dataset, config, folder)
-        save_results(result, folder, report=config.report)
+        if config.dataset not in DATASETS and not Path(config.dataset).exists():
+            load_dataset(config.dataset)  # the error that names the registered data sets
+    outputs = [config.output or default_path(config.dataset) for config in configs]
+    for config, output in zip(configs, outputs, strict=True):
+        checked = ResultsFolder(output, config.overwrite, config.resume, check_only=True)
+        if config.resume:
+            settings = config.run_settings()
+            if not config.modalities:
+                del settings["modalities"]  # known once the data set is loaded
+            checked.check(settings)
+    for config, output in zip(configs, outputs, strict=True):
+        try:
+            dataset = load_dataset(
+                config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
+            )
+            config.metric_of(dataset.task)  # an unknown --metric is an error before any output
+            folder = ResultsFolder(output, config.overwrite, config.resume)
+            result = run_benchmark(dataset, config, folder)
+            save_results(result, folder, report=config.report)
+        except KeyboardInterrupt as stop:
+            return _interrupted(Path(output), isinstance(stop, AnalysisInterrupted))
         print(f"Leaderboard on {dataset.name} ({describe_scores(result.config)})")
         print(_format_leaderboard(result.leaderboard, result.config))
         for name, reason in result.skipped:
@@ -259,15 +305,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from intermodal._io import write_text_atomic
+    from intermodal._io import check_writable, write_text_atomic
     from intermodal.bench.analyses import describe, from_json
     from intermodal.bench.config import BenchConfig
     from intermodal.bench.diagnose import diagnose
     from intermodal.data import load_dataset
 
-    output = Path(args.output or f"diagnose-{Path(args.dataset).name}.json")
-    if output.exists() and not args.overwrite:
-        raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
+    output = Path(args.output) if args.output else None
+    if output is not None:  # checked before any training
+        if output.is_dir():
+            raise IsADirectoryError(f"--output {output} is a folder; name a JSON file")
+        if output.exists() and not args.overwrite:
+            raise FileExistsError(f"{output} exists; pass --overwrite or another --output")
+        check_writable(output.parent, "folder", "; choose another --output")
+    modalities = _names(args.modalities, "--modalities")
     context = _context(args)
     config = BenchConfig(
         seed=context.seed,
@@ -285,7 +336,6 @@ def _diagnose(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
-    modalities = args.modalities.split(",") if args.modalities else None
     if modalities is None and args.dataset == "mfeat":
         modalities = ["fou", "pix"]
     report = diagnose(dataset, modalities, config)
@@ -296,7 +346,9 @@ def _diagnose(args: argparse.Namespace) -> int:
     for name, result in from_json(report).items():
         print("\n".join(describe(name, result)))
     parts = report["pid_of_predictions"]
-    if parts is not None:
+    if parts is not None and "skipped" in parts:
+        print(f"PID of the fusion model's predictions: skipped ({parts['skipped']})")
+    elif parts is not None:
         print(
             f"PID of the fusion model's predictions (bits): R {parts['redundancy']:.3f}, "
             f"U1 {parts['unique1']:.3f}, U2 {parts['unique2']:.3f}, S {parts['synergy']:.3f}"
@@ -327,14 +379,30 @@ def _diagnose(args: argparse.Namespace) -> int:
         print(f"  {row['present']}: {row['count']} ({row['fraction']:.1%})")
     for note in report["profile"]["notes"]:
         print(f"note: {note}")
-    write_text_atomic(output, json.dumps(report, indent=2, default=float))
-    print(f"written to {output}")
+    if output is not None:
+        write_text_atomic(output, json.dumps(report, indent=2, default=float))
+        print(f"written to {output}")
     return 0
+
+
+def _names(value: str | None, option: str) -> list[str] | None:
+    """The names of a comma-separated option (None when not given); a name given twice is an
+    error that names it."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{option} names {', '.join(twice)} more than once; list each once")
+    return names
 
 
 def _align(args: argparse.Namespace) -> int:
     from intermodal.bench.align import align
     from intermodal.data import load_dataset
+
+    if args.views[0] == args.views[1]:
+        raise ValueError(f"--views names {args.views[0]} twice; align two different views")
 
     result = align(
         load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task),
@@ -386,23 +454,81 @@ def _fission(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_WIDTH = 100
+"""The widest line of a listing (narrower in a narrower terminal)."""
+
+
+def _width() -> int:
+    return max(60, min(MAX_WIDTH, shutil.get_terminal_size((MAX_WIDTH, 24)).columns))
+
+
+def _wrap(text: str, width: int, first: str, indent: str) -> list[str]:
+    """``first + text`` in lines of at most ``width`` characters, the next ones starting with
+    ``indent``; lines break after a comma where they can, so that no ``name (kind shape)``
+    entry of a list is split."""
+    parts = text.split(", ")
+    lines, line, bare = [], first, True
+    for i, part in enumerate(parts):
+        item = part + ("," if i < len(parts) - 1 else "")
+        if not bare and len(line) + 1 + len(item) > width:
+            lines.append(line)
+            line, bare = indent, True
+        line, bare = line + ("" if bare else " ") + item, False
+    lines.append(line)
+    return [
+        wrapped
+        for line in lines
+        for wrapped in textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False)
+    ]
+
+
 def _datasets(args: argparse.Namespace) -> int:
     from intermodal.data import list_datasets
+    from intermodal.data.registry import DATASETS
 
-    table = list_datasets()
-    print(
-        table.to_string(index=False) if not args.json else table.to_json(orient="records", indent=2)
-    )
+    if args.json:
+        print(list_datasets().to_json(orient="records", indent=2))
+        return 0
+    width = _width()
+    for row in DATASETS.values():
+        noun = {"classification": "class", "multilabel": "label"}.get(row.task, "target")
+        plural = "es" if noun == "class" else "s"
+        outputs = f"{row.classes} {noun}{plural if row.classes != 1 else ''}"
+        print(f"{row.name}: {row.task}, {row.samples:,} samples, {outputs}")
+        for label, text in (
+            ("", row.description),
+            ("modalities: ", row.modalities),
+            ("source: ", row.source),
+        ):
+            print("\n".join(_wrap(text, width, "    " + label, " " * (4 + len(label)))))
     return 0
 
 
 def _methods(args: argparse.Namespace) -> int:
     from intermodal.bench import METHODS
 
+    width = _width()
     for method in METHODS.values():
         suffix = " (one run per modality)" if method.per_modality else ""
-        print(f"{method.name:<16} {method.family:<12} {method.description}{suffix}")
+        head = f"{method.name:<16} {method.family:<12} "
+        lines = textwrap.wrap(
+            method.description + suffix,
+            width,
+            initial_indent=head,
+            subsequent_indent=" " * len(head),
+            break_on_hyphens=False,
+        )
+        print("\n".join(lines))
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("intermodal")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -410,6 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="intermodal",
         description="Multimodal representation learning: fuse, coordinate, analyse.",
     )
+    parser.add_argument("--version", action="version", version=f"intermodal {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     bench = commands.add_parser(
@@ -427,7 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", help="results directory (default: intermodal-results/DATASET-TIME)"
     )
     bench.add_argument(
-        "--overwrite", action="store_true", help="replace an existing results directory"
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier benchmark there (a folder with other files is "
+        "refused, never cleared)",
     )
     bench.add_argument("--quiet", action="store_true", help="no progress display")
     bench.add_argument(
@@ -482,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--modalities", help="the two modalities, comma-separated (mfeat default: fou,pix)"
     )
     _add_training(diagnose, epochs=100, parallel=True)
-    diagnose.add_argument("--output", help="JSON file (default: diagnose-DATASET.json)")
+    diagnose.add_argument(
+        "--output", help="also write the diagnosis to this JSON file (default: print only)"
+    )
     diagnose.add_argument("--overwrite", action="store_true", help="replace an existing file")
     diagnose.add_argument("--quiet", action="store_true", help="no progress display")
     diagnose.set_defaults(run=_diagnose)
@@ -540,8 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"intermodal {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        saved = "; finished runs are saved (--resume continues)" if args.command == "bench" else ""
-        print(f"intermodal {args.command}: interrupted{saved}", file=sys.stderr)
+        written = "" if args.command == "report" else "; nothing was written"
+        print(f"intermodal {args.command}: interrupted{written}", file=sys.stderr)
         return 130
 
 

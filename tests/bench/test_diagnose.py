@@ -21,3 +21,8 @@ def test_the_report_and_diagnose_give_the_same_pid_and_robustness(tmp_path: Path
     for name in ("pid", "robustness", "emap", "interaction_types", "missing_subsets"):
         assert report[name] == diagnosed[name], name
     assert report["robustness"]["model"] == "nonlinear"
+    # each pair's k-means cells leave the promised samples per cell of the (x1, x2, y) table
+    per_cell, classes = report["settings"]["pid_samples_per_cell"], 4
+    for row in report["pid"]["pairs"]:
+        assert 2 <= row["clusters"] <= report["settings"]["pid_clusters"]
+        assert row["clusters"] ** 2 * classes * per_cell <= row["samples"]

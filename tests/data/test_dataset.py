@@ -94,7 +94,7 @@ def test_subset_and_select_keep_encoding_and_metadata() -> None:
         ),
         ({"masks": {"nope": np.ones(3, bool)}}, KeyError, "unknown modalities ['nope']"),
         ({"kinds": {"a": "smell"}}, ValueError, "unknown kind"),
-        ({"kinds": {"a": "image"}}, ValueError, "needs samples with"),
+        ({"kinds": {"a": "image"}}, ValueError, "per-sample shape is (2,)"),
     ],
 )
 def test_invalid_input_is_refused_with_a_clear_message(kwargs, error, message) -> None:

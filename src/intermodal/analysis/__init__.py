@@ -3,7 +3,14 @@
 from intermodal.analysis.complexity import ModelCost, model_cost
 from intermodal.analysis.emap import EmapResult, additive_projection, emap, emap_projection
 from intermodal.analysis.interactions import TYPES, InteractionTypes, interaction_types
-from intermodal.analysis.pid import PIDResult, discretize, pid, pid_from_distribution
+from intermodal.analysis.pid import (
+    SAMPLES_PER_CELL,
+    PIDResult,
+    clusters_for,
+    discretize,
+    pid,
+    pid_from_distribution,
+)
 from intermodal.analysis.profile import (
     Profile,
     discrete_target,
@@ -19,6 +26,7 @@ from intermodal.analysis.robustness import (
 )
 
 __all__ = [
+    "SAMPLES_PER_CELL",
     "TYPES",
     "EmapResult",
     "InteractionTypes",
@@ -26,6 +34,7 @@ __all__ = [
     "PIDResult",
     "Profile",
     "additive_projection",
+    "clusters_for",
     "corrupt",
     "discrete_target",
     "discretize",

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.errors import DataTypeError
 from intermodal.metrics import PRIMARY, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
 
@@ -37,8 +38,22 @@ def emap_projection(grid: np.ndarray | Tensor) -> np.ndarray | Tensor:
     Returns:
         ``(N, ...)``: ``f_hat(i) = mean_j grid[i, j] + mean_j grid[j, i] - mean_jk grid[j, k]``.
     """
+    if not isinstance(grid, Tensor):
+        grid = np.asarray(grid)
+        if grid.dtype.kind not in "biuf":
+            raise DataTypeError(f"grid must hold numbers (model outputs), got {grid.dtype}")
     if grid.ndim < 2 or grid.shape[0] != grid.shape[1]:
         raise ValueError(f"grid must be (N, N, ...), got shape {tuple(grid.shape)}")
+    if grid.shape[0] == 0:
+        raise ValueError("grid is empty: EMAP needs the outputs on at least one sample")
+    values = torch.as_tensor(grid)
+    bad = int((~torch.isfinite(values)).sum())
+    if bad:
+        raise ValueError(
+            f"grid holds NaN or infinite values ({bad} of {values.numel()} entries): EMAP "
+            "averages the model's outputs, so they must be finite; check the "
+            "model (diverged weights?) and its inputs"
+        )
     rows, cols = grid.mean(1), grid.mean(0)
     return rows + cols - rows.mean(0)
 
@@ -68,9 +83,17 @@ def additive_projection(
         ``(f_hat, partial)``: ``f_hat`` ``(N, K)`` and ``partial[m]`` = ``E_{-m}[f](x_m^i)``.
     """
     names = sorted(inputs)
+    if not names:
+        raise ValueError("inputs holds no modality: EMAP needs at least one")
     n = len(inputs[names[0]])
     if n == 0 or any(len(inputs[k]) != n for k in names):
         raise ValueError("every modality needs the same, non-zero number of samples")
+    for k in names:
+        if inputs[k].is_floating_point() and not bool(torch.isfinite(inputs[k]).all()):
+            raise ValueError(
+                f"modality {k!r} holds NaN or infinite values; drop or impute those samples "
+                "(an absent modality is marked in its mask, not by NaN)"
+            )
     count = len(names)
     generator = torch.Generator().manual_seed(seed)
     exact = n**count <= exact_limit
@@ -80,7 +103,13 @@ def additive_projection(
     total, total_count = None, 0
 
     def evaluate(index: Tensor) -> Tensor:
-        return f({k: inputs[k][index[:, m]] for m, k in enumerate(names)})
+        out = f({k: inputs[k][index[:, m]] for m, k in enumerate(names)})
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(
+                "the model's outputs hold NaN or infinite values on combinations of the "
+                f"modalities {names}; EMAP needs finite outputs (diverged weights?)"
+            )
+        return out
 
     def accumulate(index: Tensor, into_partials: Mapping[int, bool]) -> Tensor:
         out = evaluate(index)
@@ -172,6 +201,12 @@ def emap(
                 k: v.cpu()
                 for k, v in coder.encode({k: v.to(device) for k, v in inputs.items()}).items()
             }
+            for k, v in points.items():
+                if not bool(torch.isfinite(v).all()):
+                    raise ValueError(
+                        f"the model's encoding of modality {k!r} holds NaN or infinite values; "
+                        "EMAP needs finite outputs (diverged weights?)"
+                    )
 
             def on_device(x: dict[str, Tensor]) -> Tensor:
                 return coder.classify({k: v.to(device) for k, v in x.items()}).cpu()
@@ -186,6 +221,11 @@ def emap(
             on_device, points, exact_limit, n_draws, batch_size, seed
         )
         outputs = predict_outputs(model, data.select(names))
+        if not bool(torch.isfinite(outputs).all()):
+            raise ValueError(
+                "the model's outputs on the data hold NaN or infinite values; EMAP needs "
+                "finite outputs (diverged weights?)"
+            )
     finally:
         model.train(was_training)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from intermodal.errors import DataTypeError
+
 TYPES = (
     "redundancy (enhanced)",
     "redundancy (equivalent)",
@@ -32,6 +34,22 @@ class InteractionTypes:
 
     types: np.ndarray
     summary: pd.DataFrame
+
+
+def _probabilities(name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as a float64 array, refusing text and NaN or infinite entries."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise DataTypeError(f"{name} must hold class probabilities (numbers), got {array.dtype}")
+    array = array.astype(np.float64)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(array), -1).any(axis=1))
+        raise ValueError(
+            f"{name} holds NaN or infinite values in {len(rows)} of {len(array)} samples (first "
+            f"in row {int(rows[0])}): the model's probabilities must be finite (diverged weights?)"
+        )
+    return array
 
 
 def interaction_types(
@@ -58,11 +76,15 @@ def interaction_types(
         p1, p2, p12: ``(N, K)`` class probabilities.
         target: optional ``(N,)`` labels, to report accuracy per type.
     """
-    p1, p2, p12 = (np.asarray(p, dtype=np.float64) for p in (p1, p2, p12))
+    p1, p2, p12 = (_probabilities(name, p) for name, p in (("p1", p1), ("p2", p2), ("p12", p12)))
     if not (p1.shape == p2.shape == p12.shape) or p1.ndim != 2:
         raise ValueError(
             f"p1, p2, p12 must share one shape (N, K), got {p1.shape}, {p2.shape}, {p12.shape}"
         )
+    if len(p1) == 0:
+        raise ValueError("p1, p2 and p12 hold no samples: interaction types need at least one")
+    if target is not None and len(np.asarray(target)) != len(p1):
+        raise ValueError(f"target has {len(np.asarray(target))} labels for {len(p1)} samples")
     rows = np.arange(len(p1))
     r1, r2, r12 = p1.argmax(1), p2.argmax(1), p12.argmax(1)
     c1, c2, c12 = p1[rows, r12], p2[rows, r12], p12[rows, r12]

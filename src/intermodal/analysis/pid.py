@@ -15,11 +15,15 @@ quantity is reported in bits.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.cluster.vq import kmeans2
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+from intermodal.errors import DataTypeError
 
 LN2 = float(np.log(2.0))
 CENTERED = 1.0
@@ -243,8 +247,34 @@ def pid_from_distribution(P: np.ndarray, tol: float = 1e-4, max_iter: int = 200)
     return PIDResult(redundancy=r, unique1=u1, unique2=u2, synergy=s, total=total / LN2)
 
 
+MAX_LEVELS = 50
+"""A column with at most this many distinct values is discrete: its values are the cells."""
+
+SAMPLES_PER_CELL = 10
+"""Samples per cell of the (x1, x2, y) table that :func:`clusters_for` leaves: the plug-in
+estimate of I(X1, X2; Y) is then biased upwards by about ``1 / (2 * 10 * ln 2)`` = 0.07 bits."""
+
+
+def clusters_for(
+    n_samples: int,
+    n_classes: int,
+    samples_per_cell: int = SAMPLES_PER_CELL,
+    max_clusters: int | None = None,
+) -> int:
+    """The most k-means cells per modality that keep ``samples_per_cell`` samples per cell of
+    the joint table on average: the largest k with ``k**2 * n_classes * samples_per_cell <=
+    n_samples`` (at most ``max_clusters``). Below 2 the data are too few for a PID estimate."""
+    if n_classes < 1 or samples_per_cell < 1:
+        raise ValueError(
+            f"n_classes and samples_per_cell must be at least 1, got {n_classes}, "
+            f"{samples_per_cell}"
+        )
+    k = math.isqrt(max(n_samples, 0) // (n_classes * samples_per_cell))
+    return k if max_clusters is None else min(k, max_clusters)
+
+
 def discretize(
-    x: np.ndarray, n_clusters: int = 10, seed: int = 0, max_levels: int = 50
+    x: np.ndarray, n_clusters: int = 10, seed: int = 0, max_levels: int = MAX_LEVELS
 ) -> np.ndarray:
     """Integer codes for the rows of ``x`` (N,) or (N, D).
 
@@ -253,9 +283,11 @@ def discretize(
     ``n_clusters`` cells.
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError("features are empty: discretizing needs at least one sample")
     x = x.reshape(len(x), -1)
-    if len(x) == 0 or not np.all(np.isfinite(x)):
-        raise ValueError("features must be non-empty and finite")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("features must be finite (no NaN or infinite values)")
     if x.shape[1] == 1 and np.all(x == np.round(x)):
         levels, codes = np.unique(x[:, 0], return_inverse=True)
         if len(levels) <= max_levels:
@@ -268,10 +300,64 @@ def discretize(
     return np.unique(codes, return_inverse=True)[1]
 
 
+def _numbers(name: str, values: ArrayLike) -> np.ndarray:
+    """``values`` as a numeric array of samples; one column of text labels becomes category
+    codes ``(N,)``."""
+    array = np.asarray(values)
+    if array.ndim == 0:
+        raise ValueError(f"{name} must hold one row per sample, got a single value")
+    if array.dtype.kind in "biuf":
+        return array
+    flat = array.reshape(len(array), -1)
+    if array.dtype.kind in "OUS" and flat.shape[1] == 1:
+        if all(isinstance(v, (str, bytes)) for v in flat[:, 0]):
+            return np.unique(flat[:, 0], return_inverse=True)[1].ravel()
+    if array.dtype.kind == "O":
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    raise DataTypeError(
+        f"{name} holds {array.dtype} values that are neither numbers nor one column of text "
+        "labels; pass numeric features (N,) or (N, D), or category labels (N,)"
+    )
+
+
+def _check_finite(name: str, values: np.ndarray) -> None:
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"{name} holds NaN or infinite values in {int(bad.sum())} of {len(values)} rows "
+                f"(first in row {int(np.flatnonzero(bad)[0])}); drop or impute those samples"
+            )
+
+
+def _target_codes(y: np.ndarray) -> np.ndarray:
+    """Codes ``(N,)`` of a discrete target; a continuous one is refused."""
+    if y.ndim > 1 and y.reshape(len(y), -1).shape[1] != 1:
+        raise ValueError(
+            f"y must hold one label per sample, shape (N,), got {y.shape}; the PID needs one "
+            "discrete target (a multi-label target is a set: decompose one label at a time)"
+        )
+    y = y.reshape(len(y))
+    levels, codes = np.unique(y, return_inverse=True)
+    many = len(levels) > min(MAX_LEVELS, len(y) // 2)
+    if y.dtype.kind == "f" and many and np.any(levels != np.round(levels)):
+        raise ValueError(
+            f"y looks continuous ({len(levels)} distinct non-integer values in {len(y)} "
+            "samples): the PID needs a discrete target, and a continuous one read as classes "
+            "reports noise as information; discretize it first, e.g. into quantile bins with "
+            "np.searchsorted(np.quantile(y, [0.2, 0.4, 0.6, 0.8]), y) or, for a data set, "
+            "intermodal.analysis.discrete_target(data, bins)"
+        )
+    return codes.ravel()
+
+
 def pid(
-    x1: np.ndarray,
-    x2: np.ndarray,
-    y: np.ndarray,
+    x1: ArrayLike,
+    x2: ArrayLike,
+    y: ArrayLike,
     n_clusters: int = 10,
     seed: int = 0,
 ) -> PIDResult:
@@ -280,23 +366,34 @@ def pid(
     Args:
         x1, x2: ``(N,)`` or ``(N, D)`` features of the two modalities; discrete columns are used
             as they are, continuous features are discretized by k-means into ``n_clusters`` cells
-            (see :func:`discretize`).
-        y: ``(N,)`` labels, or a model's predictions to decompose what the model uses.
+            (see :func:`discretize`); a column of text labels is read as categories.
+        y: ``(N,)`` labels (integers, booleans or text), or a model's predictions to decompose
+            what the model uses. A continuous target (more than ``MAX_LEVELS`` distinct
+            non-integer values, or more than half as many as samples) is refused: cut it
+            into bins first.
         n_clusters: cells per modality. The plug-in estimate from counts is biased upwards by
             about ``(cells - 1) / (2 N ln 2)`` bits per mutual information term, so keep
-            ``n_clusters**2 * |Y|`` well below N; more cells resolve finer structure but add bias.
+            ``n_clusters**2 * |Y|`` well below N (:func:`clusters_for` picks the most cells
+            that leave ``SAMPLES_PER_CELL`` samples per cell); more cells resolve finer
+            structure but add bias.
 
     Returns:
         The decomposition of the empirical joint distribution of the discretized variables.
     """
-    y = np.asarray(y).ravel()
+    x1, x2, y = _numbers("x1", x1), _numbers("x2", x2), _numbers("y", y)
     if not (len(x1) == len(x2) == len(y)):
         raise ValueError(
             f"x1, x2 and y have {len(x1)}, {len(x2)} and {len(y)} rows; they must match"
         )
+    if len(y) == 0:
+        raise ValueError("x1, x2 and y are empty: the PID needs samples (one row per sample)")
+    if n_clusters < 1:
+        raise ValueError(f"n_clusters must be at least 1, got {n_clusters}")
+    for name, values in (("x1", x1), ("x2", x2), ("y", y)):
+        _check_finite(name, values)
+    cy = _target_codes(y)
     c1 = discretize(x1, n_clusters, seed)
     c2 = discretize(x2, n_clusters, seed + 1)
-    cy = discretize(y, n_clusters, seed + 2, max_levels=10**6)
     counts = np.zeros((c1.max() + 1, c2.max() + 1, cy.max() + 1))
     np.add.at(counts, (c1, c2, cy), 1.0)
     return pid_from_distribution(counts)

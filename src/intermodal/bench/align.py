@@ -25,6 +25,7 @@ from intermodal.coordination import (
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.encoders import MLP, default_encoder
+from intermodal.errors import UnknownNameError
 from intermodal.models import CCAProjection, TwoTower
 from intermodal.training import RunContext, seed_everything
 
@@ -116,8 +117,20 @@ def align(
     dimensions as the smaller view has features): instance recall, and for
     a labelled data set mean average precision with category relevance, MAP@R and
     precision@k."""
+    views = list(views)
     if len(views) != 2:
-        raise ValueError(f"align needs exactly two views, got {list(views)}")
+        raise ValueError(f"align needs exactly two views, got {views}")
+    if views[0] == views[1]:
+        raise ValueError(
+            f"align needs two different views, got {views[0]!r} twice; the views of "
+            f"{dataset.name} are {dataset.modality_names}"
+        )
+    unknown = [v for v in views if v not in dataset.modality_names]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown view{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"the views of {dataset.name} are {dataset.modality_names}"
+        )
     if method not in ALIGN_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(ALIGN_METHODS)}")
     data = dataset.select(views)

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 
 from intermodal.analysis import (
+    SAMPLES_PER_CELL,
+    clusters_for,
     discrete_target,
     effective_robustness,
     emap,
@@ -48,8 +50,13 @@ class AnalysisSettings:
         seed: seeds corruptions, Monte Carlo draws and k-means.
         baseline: the method against which effective robustness is measured.
         corruptions: the corruptions of the robustness curves (see ``analysis.robustness``).
-        pid_clusters: k-means cells per modality for the PID estimate (the plug-in estimate is
-            biased upwards unless ``pid_clusters**2 * classes`` is well below the samples).
+        pid_clusters: the most k-means cells per modality for the PID estimate. The plug-in
+            estimate is biased upwards unless ``clusters**2 * classes`` is well below the
+            samples, so each pair gets the most cells, up to this number, that leave
+            ``pid_samples_per_cell`` samples per cell (see :meth:`pid_clusters_for`).
+        pid_samples_per_cell: samples per cell of the (X_a, X_b, Y) table, on average, at
+            least (10: a bias of about 0.07 bits); a pair with too few samples for 2 cells per
+            modality is not decomposed.
         max_pid_pairs: pairs of modalities whose PID is estimated, at most.
         emap_draws: Monte Carlo draws per sample when EMAP cannot enumerate every combination.
         missing_rates: test-time rates at which each modality of each sample is hidden (at
@@ -68,6 +75,7 @@ class AnalysisSettings:
     corruptions: tuple[str, ...] = ("noise", "missing")
     pid_clusters: int = 5
     pid_target_bins: int = 5
+    pid_samples_per_cell: int = SAMPLES_PER_CELL
     max_pid_pairs: int = 15
     emap_draws: int = 64
     missing_rates: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -76,6 +84,12 @@ class AnalysisSettings:
     def metric_of(self, task: str) -> Metric:
         """The metric every analysis scores with (default: the task's primary metric)."""
         return metric_info(task, self.metric or PRIMARY[task], sentiment=self.sentiment)
+
+    def pid_clusters_for(self, n_samples: int, n_classes: int) -> int:
+        """k-means cells per modality for a PID on ``n_samples`` samples of ``n_classes``
+        target values: the most, up to ``pid_clusters``, that leave ``pid_samples_per_cell``
+        samples per cell (below 2: too few samples)."""
+        return clusters_for(n_samples, n_classes, self.pid_samples_per_cell, self.pid_clusters)
 
 
 @dataclass
@@ -119,25 +133,37 @@ class Skipped:
 # --- EMAP ----------------------------------------------------------------------------------------
 @dataclass
 class EmapScores:
-    """Per fusion model: its test score and that of its additive projection (EMAP)."""
+    """Per fusion model: its test score and that of its additive projection (EMAP);
+    ``not_finite`` lists the models left out because their outputs are NaN or infinite."""
 
     metric: str = "accuracy"
     higher_is_better: bool = True
     models: dict[str, dict[str, float]] = field(default_factory=dict)
+    not_finite: list[str] = field(default_factory=list)
 
 
-def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScores | None:
+def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScores | Skipped | None:
     models = inputs.fusion_models()
     if not models:
         return None
     metric = settings.metric_of(inputs.test.task)
     result = EmapScores(metric.name, metric.higher_is_better)
     for name, model in models.items():
+        if not finite_outputs(model, inputs.test):
+            result.not_finite.append(name)
+            continue
         outcome = emap(
             model, inputs.test, n_draws=settings.emap_draws, seed=settings.seed, metric=metric.name
         )
         result.models[name] = {"model": outcome.model_score, "emap": outcome.emap_score}
+    if not result.models:
+        return Skipped(f"the outputs of {', '.join(result.not_finite)} hold NaN or infinite values")
     return result
+
+
+def finite_outputs(model: nn.Module, data: MultimodalDataset) -> bool:
+    """Whether the model's outputs on ``data`` are all finite (a diverged model's are not)."""
+    return bool(torch.isfinite(predict_outputs(model, data)).all())
 
 
 def direction(metric: str, higher_is_better: bool) -> str:
@@ -164,22 +190,28 @@ def figure_emap(result: EmapScores) -> bytes:
 
 def describe_emap(result: EmapScores) -> list[str]:
     sign = 1.0 if result.higher_is_better else -1.0
-    return [
+    lines = [
         f"EMAP of {name} ({result.metric}): model {s['model']:.4f}, additive projection "
         f"{s['emap']:.4f} (gap {sign * (s['model'] - s['emap']):+.4f}: what cross-modal "
         "interactions add)"
         for name, s in result.models.items()
     ]
+    if result.not_finite:
+        lines.append(f"EMAP not computed for {', '.join(result.not_finite)}: non-finite outputs")
+    return lines
 
 
 # --- PID -----------------------------------------------------------------------------------------
 @dataclass
 class PidTable:
     """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set (on the
-    samples where both are present)."""
+    samples where both are present). Each row of ``pairs`` says its k-means cells per modality
+    (``clusters``) and ``samples``; ``n_clusters`` is the most cells a pair may get. ``note``
+    names the pairs left out because they have too few samples."""
 
     pairs: list[dict[str, Any]] = field(default_factory=list)
     n_clusters: int = 5
+    note: str = ""
 
 
 def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable | Skipped | None:
@@ -193,21 +225,35 @@ def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable |
     flat = {k: data.modalities[k].reshape(len(data), -1).numpy() for k in numeric}
     table = PidTable(n_clusters=settings.pid_clusters)
     pairs = list(itertools.combinations(numeric, 2))[: settings.max_pid_pairs]
+    too_few = []
     for a, b in pairs:
         rows = (data.masks[a] & data.masks[b]).numpy()  # samples where both are present
-        parts = pid(
-            flat[a][rows],
-            flat[b][rows],
-            y[rows],
-            n_clusters=settings.pid_clusters,
-            seed=settings.seed,
+        n, classes = int(rows.sum()), len(np.unique(y[rows]))
+        clusters = settings.pid_clusters_for(n, max(classes, 1))
+        if clusters < 2:
+            too_few.append(f"{a} / {b} ({n} samples)")
+            continue
+        parts = pid(flat[a][rows], flat[b][rows], y[rows], n_clusters=clusters, seed=settings.seed)
+        table.pairs.append(
+            {"pair": f"{a} / {b}", **parts.as_dict(), "clusters": clusters, "samples": n}
         )
-        table.pairs.append({"pair": f"{a} / {b}", **parts.as_dict()})
+    if too_few:
+        why = (
+            f"too few samples for 2 k-means cells per modality with "
+            f"{settings.pid_samples_per_cell} samples per cell of the table, so the estimate "
+            f"would be mostly bias: {', '.join(too_few)}"
+        )
+        if not table.pairs:
+            return Skipped(why)
+        table.note = f"not decomposed, {why}"
     return table
 
 
 def figure_pid(result: PidTable) -> bytes:
-    labels = [row["pair"] for row in result.pairs]
+    labels = [
+        f"{row['pair']}\n{row['clusters']} cells" if "clusters" in row else row["pair"]
+        for row in result.pairs
+    ]
     figure, axes = plt.subplots(figsize=(max(6, 0.6 * len(labels)), 4))
     bottom = np.zeros(len(labels))
     for part, label in (
@@ -226,11 +272,17 @@ def figure_pid(result: PidTable) -> bytes:
 
 
 def describe_pid(result: PidTable) -> list[str]:
-    return [
+    lines = [
         f"PID of {row['pair']} (bits): R {row['redundancy']:.3f}, U1 {row['unique1']:.3f}, "
         f"U2 {row['unique2']:.3f}, S {row['synergy']:.3f}, total {row['total']:.3f}"
+        + (
+            f" ({row['clusters']} cells per modality, {row['samples']} samples)"
+            if "clusters" in row
+            else ""
+        )
         for row in result.pairs
     ]
+    return lines + ([f"PID: {result.note}"] if result.note else [])
 
 
 # --- robustness ----------------------------------------------------------------------------------
@@ -355,10 +407,11 @@ def compute_interaction_types(
     if name is None or len(unimodal) < 2:
         return None
     test = inputs.test
-    p = [
-        torch.softmax(predict_outputs(inputs.models[k], test), dim=1).numpy()
-        for k in (*unimodal, name)
-    ]
+    outputs = {k: predict_outputs(inputs.models[k], test) for k in (*unimodal, name)}
+    broken = [k for k, v in outputs.items() if not bool(torch.isfinite(v).all())]
+    if broken:
+        return Skipped(f"the outputs of {', '.join(broken)} hold NaN or infinite values")
+    p = [torch.softmax(v, dim=1).numpy() for v in outputs.values()]
     types = interaction_types(p[0], p[1], p[2], test.targets.numpy())
     summary = [{str(k): v for k, v in row.items()} for row in types.summary.to_dict("records")]
     return InteractionSummary(name, unimodal, summary)
@@ -578,7 +631,8 @@ ANALYSES: dict[str, Analysis] = {
             compute_pid,
             figure_pid,
             "Partial information decomposition of I(X1, X2; Y) for pairs of modalities "
-            "(bits, whole data set).",
+            "(bits, whole data set; each pair gets the most k-means cells per modality that "
+            "leave pid_samples_per_cell samples per cell of the table).",
             describe_pid,
         ),
         Analysis(

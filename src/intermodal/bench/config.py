@@ -17,15 +17,16 @@ from intermodal.training.context import ACCELERATORS, RunContext, auto_threads
 BACKENDS = ("local", "ray")
 
 
-TYPES: dict[str, type | tuple[type, ...]] = {
-    "int": int,
-    "float": (int, float),
-    "bool": bool,
-    "str": str,
-    "str | None": (str, type(None)),
-    "int | None": (int, type(None)),
+TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "int": (int, "an integer"),
+    "float": ((int, float), "a number"),
+    "bool": (bool, "true or false"),
+    "str": (str, "a string"),
+    "str | None": ((str, type(None)), "a string or empty"),
+    "int | None": ((int, type(None)), "an integer or empty"),
 }
-"""The types a setting may have, by its annotation (settings from YAML are checked too)."""
+"""The types a setting may have and their names, by its annotation (settings from YAML are
+checked too)."""
 
 
 def _bool_as_number(value: Any, item: dataclasses.Field[Any]) -> bool:
@@ -33,13 +34,22 @@ def _bool_as_number(value: Any, item: dataclasses.Field[Any]) -> bool:
 
 
 def _as_list(value: Any, what: str) -> list[str]:
+    """Names from a comma-separated string or a list of strings; a name given twice is an
+    error that names it."""
     if value is None:
         return []
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
-    raise ValueError(f"{what} must be a comma-separated string or a list of names, got {value!r}")
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        names = [v.strip() for v in value if v.strip()]
+    else:
+        raise ValueError(
+            f"{what} must be a comma-separated string or a list of names, got {value!r}"
+        )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{what} lists {', '.join(twice)} more than once; list each once")
+    return names
 
 
 @dataclass(frozen=True)
@@ -118,14 +128,22 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
-            expected = TYPES.get(str(item.type))
+            expected, described = TYPES.get(str(item.type), (object, ""))
             value = getattr(self, item.name)
-            if expected and not (isinstance(value, expected) and not _bool_as_number(value, item)):
-                raise ValueError(
-                    f"{item.name} must be {str(item.type).replace(' | None', ' or empty')}, "
-                    f"got {value!r}"
-                )
-        object.__setattr__(self, "methods", tuple(_as_list(self.methods, "methods")) or ("all",))
+            if not isinstance(value, expected) or _bool_as_number(value, item):
+                raise ValueError(f"{item.name} must be {described}, got {value!r}")
+        object.__setattr__(self, "methods", tuple(_as_list(self.methods, "methods")))
+        if not self.methods:
+            raise ValueError("methods is empty; name some methods (intermodal methods) or 'all'")
+        if "all" in self.methods and len(self.methods) > 1:
+            others = ", ".join(m for m in self.methods if m != "all")
+            raise ValueError(f"methods: 'all' already includes {others}; give 'all' alone")
+        if not isinstance(self.backbones, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.backbones.items()
+        ):
+            raise ValueError(
+                f"backbones must be a mapping of modality to backbone name, got {self.backbones!r}"
+            )
         object.__setattr__(self, "modalities", tuple(_as_list(self.modalities, "modalities")))
         for name in ("seeds", "epochs", "patience", "batch_size", "devices"):
             value = getattr(self, name)
@@ -196,7 +214,7 @@ class BenchConfig:
         return {
             "dataset": self.dataset,
             "task": self.task,
-            "modalities": list(self.modalities),
+            "modalities": sorted(self.modalities),
             "epochs": self.epochs,
             "patience": self.patience,
             "batch_size": self.batch_size,
@@ -229,26 +247,50 @@ def load_grid(path: str | Path, base: BenchConfig) -> list[BenchConfig]:
 
     path = Path(path)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path} is a folder; --config takes a YAML file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file; --config takes a YAML file") from None
     except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML ({error})") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ValueError(f"{path} is not valid YAML{where}: {problem}") from None
+    if document is None:
+        raise ValueError(f"{path} is empty; write settings as 'key: value' lines")
     if not isinstance(document, dict):
-        raise ValueError(f"{path} must hold a mapping of settings, got {type(document).__name__}")
-    unknown = sorted(set(document) - YAML_KEYS)
+        raise ValueError(
+            f"{path} must hold a mapping of settings ('key: value' lines), "
+            f"got a {type(document).__name__}"
+        )
+    unknown = sorted(str(key) for key in set(document) - YAML_KEYS)
     if unknown:
         raise ValueError(f"{path}: unknown keys {unknown}; allowed: {sorted(YAML_KEYS)}")
     if document.get("jobs") == "auto":
         document["jobs"] = 0
-    datasets = _as_list(document.pop("dataset", base.dataset), "dataset")
-    if not datasets:
-        raise ValueError(f"{path}: dataset is empty")
-    root = document.pop("output", base.output)
-    configs = []
-    for name in datasets:
-        output = root
-        if root is not None and len(datasets) > 1:
-            output = str(Path(root) / Path(name).name)
-        configs.append(base.with_(**document, dataset=name, output=output))
+    try:
+        datasets = _as_list(document.pop("dataset", base.dataset), "dataset")
+        root = document.pop("output", base.output)
+        if root is not None and not isinstance(root, str):
+            raise ValueError(f"output must be a string (a folder), got {root!r}")
+        if not datasets:
+            raise ValueError("dataset is empty")
+        configs = []
+        for name in datasets:
+            output = root
+            if root is not None and len(datasets) > 1:
+                output = str(Path(root) / Path(name).name)
+            configs.append(base.with_(**document, dataset=name, output=output))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    outputs = [c.output for c in configs if c.output is not None]
+    clash = sorted({o for o in outputs if outputs.count(o) > 1})
+    if clash:
+        raise ValueError(
+            f"{path}: data sets of the same file name would share the results folder {clash}; "
+            "run them with separate output folders"
+        )
     return configs

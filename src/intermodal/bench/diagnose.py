@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from intermodal.analysis import discrete_target, model_cost, pid, profile
@@ -67,17 +68,24 @@ def diagnose(
     )
     batch = test.batch()
     data_profile = profile(data, seed=seed)
-    prediction_pid = (
-        pid(
-            flat[first],
-            flat[second],
-            predicted,
-            n_clusters=result.analysis_settings.pid_clusters,
-            seed=seed,
-        ).as_dict()
-        if predicted is not None
-        else None
-    )
+    prediction_pid: dict[str, Any] | None = None
+    if predicted is not None:
+        settings = result.analysis_settings
+        clusters = settings.pid_clusters_for(len(predicted), len(np.unique(predicted)))
+        prediction_pid = (
+            {
+                **pid(
+                    flat[first], flat[second], predicted, n_clusters=clusters, seed=seed
+                ).as_dict(),
+                "clusters": clusters,
+                "samples": len(predicted),
+            }
+            if clusters >= 2
+            else {
+                "skipped": f"{len(predicted)} test samples are too few for cells of at least "
+                f"{settings.pid_samples_per_cell} samples"
+            }
+        )
     document = {
         "dataset": dataset.name,
         "modalities": [first, second],

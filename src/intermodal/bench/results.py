@@ -31,11 +31,28 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from intermodal._io import write_bytes_atomic, write_text_atomic
+from intermodal._io import (
+    check_writable,
+    ensure_writable,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from intermodal.saving import load_model, save_model
 
-MARKERS = ("results.json", "runs", "models", "report.html")
-"""Entries that identify a folder as a results folder (only those are ever replaced)."""
+MANIFESTS = ("settings.json", "results.json")
+"""The files that mark a folder as a benchmark's results folder (``settings.json`` is written
+before the first run, ``results.json`` when a benchmark is saved)."""
+ENTRIES = (
+    *MANIFESTS,
+    "results.csv",
+    "summary.md",
+    "analysis.json",
+    "report.html",
+    "runs",
+    "models",
+    "figures",
+)
+"""Everything a benchmark writes in its folder: the only entries ``overwrite`` ever removes."""
 
 
 def file_name(method: str) -> str:
@@ -48,71 +65,125 @@ def default_path(dataset: str) -> Path:
     return Path("intermodal-results") / f"{Path(dataset).name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
+def _ours(entry: Path) -> bool:
+    """An entry a benchmark writes, or the staging file of one of its atomic writes."""
+    return entry.name in ENTRIES or any(entry.name.startswith(f".{n}.") for n in ENTRIES)
+
+
+def _names(entries: list[Path], limit: int = 5) -> str:
+    shown = [e.name + ("/" if e.is_dir() else "") for e in sorted(entries)[:limit]]
+    more = f" and {len(entries) - limit} more" if len(entries) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if value is not None else "unset"
+
+
 class ResultsFolder:
     """Owns a results folder: its layout, the overwrite and resume policy, and atomic writes.
+
+    A folder that holds anything a benchmark did not write is never used, and ``overwrite``
+    removes only what a benchmark wrote (the entries of ``ENTRIES``), in a folder marked by its
+    ``settings.json`` or ``results.json``. The folder is created, and checked to be writable,
+    before any run trains.
 
     Args:
         path: the folder.
         overwrite: replace the results a previous benchmark left there.
         resume: keep them and skip the runs already finished.
+        check_only: check all this and change nothing (the folder is neither created nor
+            cleared), e.g. before the data are loaded.
 
     Raises:
         FileExistsError: if the folder holds results and neither ``overwrite`` nor ``resume`` is
             set, or holds other files (a folder that is not a results folder is never cleared).
+        OSError: if the folder cannot be created or written.
     """
 
-    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        overwrite: bool = False,
+        resume: bool = False,
+        *,
+        check_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.resume = resume
         if overwrite and resume:
             raise ValueError("choose one of overwrite (start again) and resume (continue)")
-        entries = list(self.path.iterdir()) if self.path.is_dir() else []
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"{self.path} is a file; choose a folder for the results")
-        foreign = [e.name for e in entries if e.name not in MARKERS and not self._ours(e)]
+        entries = list(self.path.iterdir()) if self.path.is_dir() else []
+        foreign = [e for e in entries if not _ours(e)]
         if foreign:
             raise FileExistsError(
-                f"{self.path} holds files that are not benchmark results ({foreign[:3]}); "
-                "choose another --output"
+                f"{self.path} holds files that are not benchmark results ({_names(foreign)}); "
+                "nothing was changed: choose another --output (a new or empty folder)"
             )
-        if entries and not resume:
-            if not overwrite:
-                raise FileExistsError(
-                    f"{self.path} already holds results; pass --resume, --overwrite or another "
-                    "--output"
-                )
+        unmarked = [e for e in entries if not e.name.startswith(".")]
+        if unmarked and not any((self.path / name).is_file() for name in MANIFESTS):
+            raise FileExistsError(
+                f"{self.path} holds {_names(unmarked)} but no settings.json or results.json, so "
+                "it is not a results folder of intermodal; nothing was changed: choose another "
+                "--output"
+            )
+        if entries and not resume and not overwrite:
+            raise FileExistsError(
+                f"{self.path} already holds results; pass --resume, --overwrite or another --output"
+            )
+        hint = "; choose another --output"
+        if check_only:
+            check_writable(self.path, "results folder", hint)
+            return
+        if not resume:
             for entry in entries:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        self.path.mkdir(parents=True, exist_ok=True)
+        ensure_writable(self.path, "results folder", hint)
 
-    @staticmethod
-    def _ours(entry: Path) -> bool:
-        """The files this owner writes, and the staging files of its atomic writes."""
-        names = {"results.csv", "summary.md", "analysis.json", "figures", "settings.json"}
-        staging = any(entry.name.startswith(f".{name}.") for name in (*names, *MARKERS))
-        return entry.name in names or staging
+    def differences(self, settings: dict[str, Any]) -> list[str]:
+        """The settings in ``settings`` that differ from those saved with the runs, each as
+        ``name: SAVED saved, NEW now`` (none when the folder has no saved settings)."""
+        path = self.path / "settings.json"
+        if not path.is_file():
+            return []
+        try:
+            saved = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path} is corrupt ({error}); start again with --overwrite") from None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} is corrupt (not a mapping); start again with --overwrite")
+        return [
+            f"{name}: {_show(saved.get(name))} saved, {_show(settings[name])} now"
+            for name in sorted(settings)
+            if saved.get(name) != settings[name]
+        ]
+
+    def check(self, settings: dict[str, Any]) -> None:
+        """Refuse to resume runs of other settings than ``settings`` (see :meth:`bind`)."""
+        changed = self.differences(settings)
+        if changed:
+            raise ValueError(
+                f"{self.path} holds runs of other settings ({'; '.join(changed)}); resume with "
+                "the saved settings, or pass --overwrite or another --output"
+            )
+        runs = self.path / "runs"
+        if not (self.path / "settings.json").is_file() and runs.is_dir() and any(runs.iterdir()):
+            raise ValueError(
+                f"{self.path} holds runs but no settings.json (an older intermodal wrote them), "
+                "so their settings are unknown; pass --overwrite or another --output"
+            )
 
     def bind(self, settings: dict[str, Any]) -> None:
         """Record the settings that define the runs (``settings.json``); a folder that holds
-        runs of other settings is refused, so a resume never mixes two benchmarks."""
+        runs of other settings is refused, naming each setting that differs, so a resume never
+        mixes two benchmarks. Settings that do not change a run's result (jobs, threads, the
+        backend) are not among them."""
+        self.check(settings)
         path = self.path / "settings.json"
-        if path.is_file():
-            try:
-                saved = json.loads(path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise ValueError(
-                    f"{path} is corrupt ({error}); start again with --overwrite"
-                ) from None
-            if saved != settings:
-                changed = sorted(
-                    k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k)
-                )
-                raise ValueError(
-                    f"{self.path} holds runs of other settings ({', '.join(changed)} differ); "
-                    "resume with the same settings, or pass --overwrite or another --output"
-                )
-            return
-        write_text_atomic(path, json.dumps(settings, indent=2))
+        if not path.is_file():
+            write_text_atomic(path, json.dumps(settings, indent=2))
 
     # --- runs and models ---------------------------------------------------------------------
     def run_file(self, method: str, seed: int) -> Path:
@@ -186,4 +257,6 @@ class ResultsFolder:
             raise FileNotFoundError(
                 f"{path / 'results.json'} not found: {path} holds no benchmark results"
             )
-        return cls(path, resume=True)
+        folder = cls.__new__(cls)  # other files beside the results are left as they are
+        folder.path, folder.resume = path, True
+        return folder

@@ -30,6 +30,11 @@ from intermodal.training.context import RunContext
 from intermodal.training.fit import seed_everything
 
 
+class AnalysisInterrupted(KeyboardInterrupt):
+    """Ctrl-C while the report's analyses ran: every run had finished (and, with a results
+    folder, was saved)."""
+
+
 @dataclass
 class BenchResult:
     """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
@@ -216,6 +221,10 @@ def run_benchmark(
     config = (config or BenchConfig()).with_(**settings)
     if config.modalities:
         dataset = dataset.select(config.modalities)
+    if folder is None and config.output is not None:
+        folder = ResultsFolder(config.output, config.overwrite, config.resume)
+    if folder is not None:  # before any work: a resume with other settings is refused first
+        folder.bind({**config.run_settings(), "modalities": dataset.modality_names})
     cache_use: dict[str, Any] = {}
     if config.backbones:
         dataset, cache_use = encode_with_backbones(dataset, config)
@@ -227,11 +236,14 @@ def run_benchmark(
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise ValueError(f"no requested method applies to {dataset.name} ({reasons})")
+    names = [job.name for job in jobs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(
+            f"methods {list(config.methods)} request {twice} more than once (a per-modality "
+            "method such as unimodal already runs every modality); list each run once"
+        )
     execute = _executor(config)
-    if folder is None and config.output is not None:
-        folder = ResultsFolder(config.output, config.overwrite, config.resume)
-    if folder is not None:
-        folder.bind({**config.run_settings(), "modalities": dataset.modality_names})
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     outputs: dict[tuple[str, int], Tensor] = {}
     models: dict[str, nn.Module] = {}
@@ -305,7 +317,10 @@ def run_benchmark(
                 str(row["method"]): str(row["missing"]) for _, row in first_runs.iterrows()
             },
         )
-        analysis = run_analyses(inputs, analysis_settings)
+        try:
+            analysis = run_analyses(inputs, analysis_settings)
+        except KeyboardInterrupt:
+            raise AnalysisInterrupted() from None
     return BenchResult(
         dataset.name,
         runs,

@@ -23,6 +23,72 @@ text: (L,) the UTF-8 bytes of a string, zero-padded (uint8; see :mod:`intermodal
 
 _DEFAULT_KIND = {1: "vector", 2: "sequence", 3: "image"}
 
+_KIND_SHAPES = {
+    "vector": ("D",),
+    "sequence": ("T", "D"),
+    "image": ("C", "H", "W"),
+    "audio": ("T",),
+    "text": ("L",),
+}
+"""Names of the per-sample dimensions of each kind (audio may also be ``(C, T)``)."""
+
+_DIMENSION_NAMES = {
+    "D": "features",
+    "T": "time steps",
+    "C": "channels",
+    "H": "rows",
+    "W": "columns",
+    "L": "bytes",
+}
+
+_MAX_EXACT_LABEL = 2**53
+"""Integers up to this magnitude are exactly representable as float64 labels."""
+
+
+def _pattern(kind: str) -> str:
+    """The per-sample shape of ``kind`` as text, e.g. ``(T, D)``."""
+    if kind == "audio":
+        return "(T,) or (C, T)"
+    names = _KIND_SHAPES[kind]
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+
+
+def _dimension_names(kind: str, ndim: int) -> tuple[str, ...]:
+    return ("C", "T") if kind == "audio" and ndim == 2 else _KIND_SHAPES[kind]
+
+
+def _kind_mismatch(key: str, kind: str, shape: tuple[int, ...]) -> ValueError:
+    """The error for modality ``key`` declared ``kind`` whose samples have ``shape``."""
+    fits = _DEFAULT_KIND.get(len(shape))
+    reshape = f"reshape it to (N, {', '.join(_KIND_SHAPES[kind])})"
+    if kind == "sequence" and len(shape) == 1:
+        reshape += " (values[:, None, :] for sequences of one step)"
+    elif kind == "image" and len(shape) == 2:
+        reshape += " (values[:, None] adds one channel)"
+    if kind == "audio":
+        reshape = "reshape it to (N, T) or (N, C, T)"
+    alternative = f", or declare it kind {fits!r}, which fits that shape" if fits else ""
+    return ValueError(
+        f"modality {key!r} is of kind {kind!r}, whose samples have shape {_pattern(kind)}, but "
+        f"its per-sample shape is {shape}; {reshape}{alternative}"
+    )
+
+
+def _check_not_empty(key: str, kind: str, shape: tuple[int, ...]) -> None:
+    """Refuse samples of size zero (no features, zero-length sequences, zero-size images)."""
+    if 0 not in shape:
+        return
+    names = _dimension_names(kind, len(shape))
+    empty = [
+        f"{n} = 0 {_DIMENSION_NAMES[n]}" for n, size in zip(names, shape, strict=True) if not size
+    ]
+    raise ValueError(
+        f"modality {key!r} has per-sample shape {shape} (kind {kind!r}: {_pattern(kind)}), that "
+        f"is {' and '.join(empty)}: its samples hold no values; drop the modality, or check how "
+        "its array was built"
+    )
+
+
 ArrayLike = np.ndarray | Tensor | Sequence[Any]
 
 
@@ -83,7 +149,8 @@ def _integral(array: np.ndarray) -> bool:
 def infer_task(targets: ArrayLike) -> str:
     """The task that ``targets`` suggest: integers (N,) -> classification; a (N, K) matrix of
     0/1 -> multilabel; other numbers -> regression. Integer-valued scores (ratings 1..5) read as
-    classes: pass ``task="regression"`` to treat them as values."""
+    classes: pass ``task="regression"`` to treat them as values. Integer-valued floats beyond
+    2**53 (such as 1e30) also read as classes, which :func:`encode_targets` then refuses."""
     array = targets.detach().cpu().numpy() if isinstance(targets, Tensor) else np.asarray(targets)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -102,6 +169,11 @@ def encode_targets(targets: ArrayLike, task: str | None = None) -> tuple[Tensor,
         ``(targets, classes, task)``: classification gives indices 0..K-1 (int64) and the
         original labels; multilabel the (N, K) 0/1 matrix (float32) and label indices 0..K-1;
         regression the values (float32, (N,) or (N, T)) and no classes.
+
+    Raises:
+        ValueError: no rows, NaN or infinite values, an unknown task, classification targets
+            that are not integers (or beyond 2**53 as floats), fewer than two classes, or
+            multilabel targets other than 0/1.
     """
     array = targets.detach().cpu().numpy() if isinstance(targets, Tensor) else np.asarray(targets)
     if array.size == 0 or array.ndim == 0:
@@ -138,11 +210,13 @@ def encode_targets(targets: ArrayLike, task: str | None = None) -> tuple[Tensor,
                 f"classification targets must be integer class labels, got values such as {bad}; "
                 "pass task='regression' for a continuous target, or discretize it"
             )
+        _check_label_range(array)
         classes, indices = np.unique(array.astype(np.int64), return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
-                f"classification needs at least two classes; the targets hold only class "
-                f"{int(classes[0])}"
+                f"classification needs at least two classes, but all {len(array)} targets are "
+                f"class {int(classes[0])}; use data with samples of several classes (or another "
+                "target column), or pass task='regression' for a continuous target"
             )
         return torch.from_numpy(indices.astype(np.int64)), [int(c) for c in classes], task
     if task == "multilabel":
@@ -159,6 +233,41 @@ def encode_targets(targets: ArrayLike, task: str | None = None) -> tuple[Tensor,
     if array.dtype.kind == "b":
         raise ValueError("regression targets must be numbers, got booleans")
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), [], task
+
+
+def _check_text_input(key: str, raw: object) -> None:
+    """Refuse numbers given for a modality declared ``text`` (strings are expected)."""
+    array = np.asarray(raw)
+    if array.dtype.kind in "biufc":
+        shape = tuple(array.shape[1:])
+        fits = _DEFAULT_KIND.get(len(shape))
+        raise ValueError(
+            f"modality {key!r} is of kind 'text', whose samples are strings (stored as "
+            f"(L,) UTF-8 bytes), but it holds numbers ({array.dtype}) of per-sample shape "
+            f"{shape}; pass one string per sample"
+            + (f", or declare it kind {fits!r}, which fits that shape" if fits else "")
+        )
+
+
+def _check_label_range(array: np.ndarray) -> None:
+    """Refuse integer-valued labels that do not convert exactly to int64: floats beyond 2**53
+    (where not every integer is representable; 1e30 would wrap around) and uint64 beyond int64.
+    """
+    if array.dtype.kind == "f":
+        huge = np.abs(array) > _MAX_EXACT_LABEL
+        limit = "2**53, the largest magnitude at which a float holds every integer exactly"
+    elif array.dtype.kind == "u":
+        huge = array > np.iinfo(np.int64).max
+        limit = "2**63 - 1"
+    else:
+        return
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise ValueError(
+            f"classification targets must be integer class labels of magnitude at most {limit}; "
+            f"row {row} holds {array[row].item()!r}. Check that row for a corrupt value, "
+            "renumber the classes 0..K-1, or pass task='regression' if the targets are values"
+        )
 
 
 class MultimodalDataset(Dataset[Sample]):
@@ -224,12 +333,16 @@ class MultimodalDataset(Dataset[Sample]):
                         f"modality {key!r} holds strings: its kind is 'text', not {given_kind!r}"
                     )
                 raw = modalities[key]
+                if not isinstance(raw, Tensor) and not _holds_strings(raw):
+                    _check_text_input(key, raw)
                 values = raw if isinstance(raw, Tensor) else encode_texts(raw, f"modality {key!r}")
                 if values.dtype != torch.uint8 or values.ndim != 2:
                     raise ValueError(
                         f"text modality {key!r} must be strings or a (N, L) uint8 tensor of "
-                        "UTF-8 bytes (see intermodal.data.text.encode_texts)"
+                        "UTF-8 bytes (see intermodal.data.text.encode_texts), got a "
+                        f"{values.dtype} tensor of shape {tuple(values.shape)}"
                     )
+                _check_not_empty(key, "text", tuple(values.shape[1:]))
                 if len(values) != n:
                     raise ValueError(
                         f"modality {key!r} has {len(values)} rows but there are {n} targets; "
@@ -269,10 +382,8 @@ class MultimodalDataset(Dataset[Sample]):
                     f"unknown kind {kind!r} for modality {key!r}; use one of {sorted(KINDS)}"
                 )
             if values.ndim - 1 not in KINDS[kind]:
-                raise ValueError(
-                    f"modality {key!r} of kind {kind!r} needs samples with {KINDS[kind]} "
-                    f"dimensions, got per-sample shape {tuple(values.shape[1:])}"
-                )
+                raise _kind_mismatch(key, kind, tuple(values.shape[1:]))
+            _check_not_empty(key, kind, tuple(values.shape[1:]))
             self.modalities[key] = values
             self.kinds[key] = kind
         if kinds:

@@ -59,16 +59,52 @@ def manifest() -> dict[str, str]:
         return {name: digest for digest, name in (line.split() for line in lines)}
 
 
-def _verify(recordings: Path, expected: dict[str, str]) -> None:
-    missing = [name for name in expected if not (recordings / name).is_file()]
+_VERIFIED: dict[Path, tuple[int, int]] = {}
+"""Recordings whose SHA-256 matched, with the (size, modification time in ns) they had then: a
+file unchanged since is not hashed again in this process."""
+
+
+def _verify(recordings: Path, expected: dict[str, str], fix: str) -> None:
+    """Check that ``recordings`` holds every file of ``expected`` (name -> SHA-256) with that
+    content; a file whose size and modification time match an earlier check is not re-read.
+
+    Raises:
+        FileNotFoundError: files are missing (the message names them).
+        ValueError: files do not match their checksums (named, with ``fix``: what to do).
+    """
+    stats: dict[str, tuple[int, int]] = {}
+    with os.scandir(recordings) as entries:
+        for entry in entries:
+            if entry.name in expected and entry.is_file():
+                stat = entry.stat()
+                stats[entry.name] = (stat.st_size, stat.st_mtime_ns)
+    missing = sorted(set(expected) - set(stats))
     if missing:
         raise FileNotFoundError(
-            f"{recordings} lacks {len(missing)} FSDD recordings (e.g. {missing[0]}); "
-            "point root= at a complete copy of the recordings folder"
+            f"{recordings} lacks {len(missing)} of the {len(expected)} FSDD recordings "
+            f"({_names(missing)}); {fix}"
         )
-    for name, digest in expected.items():
-        if hashlib.sha256((recordings / name).read_bytes()).hexdigest() != digest:
-            raise ValueError(f"{recordings / name} does not match its published checksum")
+    corrupt = []
+    for name in sorted(expected):
+        path = recordings / name
+        if _VERIFIED.get(path) == stats[name]:
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() == expected[name]:
+            _VERIFIED[path] = stats[name]
+        else:
+            _VERIFIED.pop(path, None)
+            corrupt.append(name)
+    if corrupt:
+        raise ValueError(
+            f"{recordings}: {len(corrupt)} of the {len(expected)} FSDD recordings do not match "
+            f"their published SHA-256 checksums (corrupt or modified files): {_names(corrupt)}; "
+            f"{fix}"
+        )
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def download_fsdd(cache: Path | None = None, url: str = FSDD_URL) -> Path:
@@ -104,7 +140,7 @@ def download_fsdd(cache: Path | None = None, url: str = FSDD_URL) -> Path:
                 f"could not download FSDD from {url} ({error}); download the recordings yourself "
                 "and pass root=PATH (or --data-dir PATH)"
             ) from error
-        _verify(unpacked, expected)
+        _verify(unpacked, expected, f"the archive at {url} is not FSDD v1.0.10 as published")
         os.replace(unpacked, target)
     return target
 
@@ -113,7 +149,15 @@ def find_recordings(
     root: str | os.PathLike[str] | None = None, download: bool = True
 ) -> list[Recording]:
     """The 3,000 FSDD recordings under ``root`` (a folder with the .wav files, or one with a
-    ``recordings`` subfolder); without ``root``, the cache, downloading FSDD if ``download``."""
+    ``recordings`` subfolder); without ``root``, the cache, downloading FSDD if ``download``.
+
+    Every recording is checked against the shipped SHA-256 manifest, local copies included
+    (a file is hashed once per process while its size and modification time stay the same).
+
+    Raises:
+        FileNotFoundError: the folder or some recordings are missing.
+        ValueError: some recordings do not match their checksums (the message names them).
+    """
     if root is None:
         folder = data_home() / "fsdd" / "recordings"
         if not folder.is_dir():
@@ -128,13 +172,15 @@ def find_recordings(
             folder = folder / "recordings"
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} is not a folder of FSDD recordings")
-    expected = manifest()
-    missing = [name for name in expected if not (folder / name).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{folder} lacks {len(missing)} of the {len(expected)} FSDD recordings, "
-            f"e.g. {missing[0]}"
+    if root is None:
+        fix = f"delete the folder {folder} and run again to download FSDD afresh"
+    else:
+        fix = (
+            f"restore those files from FSDD v1.0.10 ({FSDD_URL}), or leave out root "
+            f"(--data-dir) to download a verified copy into {data_home()}"
         )
+    expected = manifest()
+    _verify(folder, expected, fix)
     recordings = []
     for name in sorted(expected):
         digit, speaker, take = Path(name).stem.split("_")

@@ -104,6 +104,8 @@ def read_mat(
 
 
 def _load(path: Path) -> dict[str, Any]:
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes); save the data again with MATLAB's save")
     try:
         data = scipy.io.loadmat(path)
     except Exception as error:
@@ -115,12 +117,27 @@ def _load(path: Path) -> dict[str, Any]:
                 "re-save it in MATLAB with save(filename, variables..., '-v7'), or read it with "
                 "h5py and build the data set with intermodal.data.readers.from_arrays"
             ) from error
+        if _is_text(head):
+            raise ValueError(
+                f"{path} is a text file, not MATLAB data; a CSV table needs the .csv extension, "
+                "and a .mat file is written by MATLAB's save or scipy.io.savemat"
+            ) from error
         raise ValueError(
             f"{path} is not a MATLAB .mat file that scipy can read ({type(error).__name__}: "
             f"{error}); check that the file is complete and was saved by MATLAB's save or "
             "scipy.io.savemat"
         ) from error
     return {key: value for key, value in data.items() if not key.startswith("__")}
+
+
+def _is_text(head: bytes) -> bool:
+    """True when ``head`` (a file's first bytes) is UTF-8 text without NUL bytes."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:  # not merely a character cut at the end
+            return False
+    return b"\x00" not in head
 
 
 def _describe(variables: dict[str, Any]) -> str:
@@ -227,6 +244,13 @@ def _labels(value: Any, what: str, path: Path) -> np.ndarray:
             raise ValueError(
                 f"the labels {what} in {path} are not integers (e.g. {bad}); store integer "
                 "class labels (discretize a continuous target first)"
+            )
+        huge = np.abs(array) > 2**53
+        if huge.any():
+            raise ValueError(
+                f"the labels {what} in {path} hold {array[huge][0].item()!r}, beyond 2**53, the "
+                "largest magnitude at which a float holds every integer exactly; check the file "
+                "for a corrupt value, or renumber the classes 1..K"
             )
     return array.astype(np.int64)
 

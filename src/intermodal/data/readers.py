@@ -318,6 +318,70 @@ def _from_file(
     )
 
 
+_SIGNATURES = (
+    (b"PAR1", "a Parquet file", "give it the .parquet extension"),
+    (b"PK\x03\x04", "a zip archive (or an Excel workbook)", "export the table as CSV"),
+    (b"\x1f\x8b", "gzip-compressed", "give it the .csv.gz extension"),
+    (b"\x93NUMPY", "a NumPy .npy array", "load it with numpy.load and use from_arrays"),
+    (b"\x89HDF", "an HDF5 file", "read it with h5py and use from_arrays"),
+    (b"MATLAB", "a MATLAB file", "give it the .mat extension"),
+)
+"""Leading bytes of binary formats: what the file is, and what to do with it."""
+
+
+def _looks_like(path: Path) -> str:
+    """What the first bytes of ``path`` suggest it holds, and what to do, or ''."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(8)
+    except OSError:
+        return ""
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return (
+            "; it looks like a pickle: save the table with DataFrame.to_csv or to_parquet, "
+            "or, for MultiBench's pickles, give it the .pkl extension (read only with "
+            "trust_pickle=True, --trust-pickle)"
+        )
+    for signature, kind, fix in _SIGNATURES:
+        if head.startswith(signature):
+            return f"; it looks like {kind}: {fix}"
+    return ""
+
+
+def _local_file(path: str | os.PathLike[str]) -> Path | None:
+    """``path`` as a local file, or None for a URL or anything pandas opens by itself."""
+    local = Path(path)
+    if not local.exists() and "://" not in str(path):
+        raise FileNotFoundError(f"{path} does not exist")
+    return local if local.is_file() else None
+
+
+def _read_csv(
+    path: str | os.PathLike[str], need_rows: bool = True, **read_options: Any
+) -> pd.DataFrame:
+    """``pandas.read_csv`` with errors that name the file: empty, no rows, not a text CSV."""
+    local = _local_file(path)
+    try:
+        frame = pd.read_csv(path, **read_options)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path} is empty: it has no header line and no rows; a CSV data set needs a header "
+            "of column names and one row per sample"
+        ) from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        hint = _looks_like(local) if local else ""
+        raise ValueError(
+            f"{path} cannot be read as a CSV text file ({type(error).__name__}: {error})"
+            + (hint or "; save it as a UTF-8 CSV file with a header line")
+        ) from None
+    if need_rows and len(frame) == 0:
+        raise ValueError(
+            f"{path} has a header ({len(frame.columns)} columns) but no rows; add one row per "
+            "sample"
+        )
+    return frame
+
+
 def from_csv(
     path: str | os.PathLike[str],
     modalities: Mapping[str, Sequence[str]] | None = None,
@@ -336,7 +400,7 @@ def from_csv(
     ``dtype={column: str}`` to keep it text). A ``split`` column is used if present.
     ``read_options`` go to ``pandas.read_csv``.
     """
-    frame = pd.read_csv(path, **read_options)
+    frame = _read_csv(path, **read_options)
     return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
 
 
@@ -350,10 +414,25 @@ def from_parquet(
     text: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """A data set from a Parquet file (needs ``pyarrow``), as :func:`from_csv`."""
+    local = _local_file(path)
+    if local is not None and local.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes); write the data set with DataFrame.to_parquet")
     try:
         frame = pd.read_parquet(path)
     except ImportError as error:
         raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from error
+    except (ValueError, OSError) as error:
+        if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise
+        hint = _looks_like(local) if local else ""
+        raise ValueError(
+            f"{path} is not a readable Parquet file ({type(error).__name__}: {error})"
+            + (hint or "; check that the file is complete and was written as Parquet")
+        ) from None
+    if len(frame) == 0:
+        raise ValueError(
+            f"{path} has columns ({len(frame.columns)}) but no rows; add one row per sample"
+        )
     return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
 
 
@@ -398,7 +477,7 @@ def read_image_folder(
 
     ``target`` and ``task`` as in :func:`from_dataframe`; a ``split`` column is kept.
     """
-    frame = pd.read_csv(csv_path)
+    frame = _read_csv(csv_path)
     targets = _target_columns(target)
     for column in (image_column, *targets, *(text_columns or ())):
         if column not in frame.columns:
@@ -734,7 +813,7 @@ def _mimic(data: Any, path: Path, task: int | str) -> MultimodalDataset:
     series = series.reshape(len(series), 24, -1)
     return MultimodalDataset(
         {"static": _finite(data["adm_features_all"]), "timeseries": series},
-        labels.astype(np.int64),
+        labels,
         kinds={"static": "vector", "timeseries": "sequence"},
         name="mimic",
         task=kind,
@@ -759,7 +838,7 @@ def read_path(
     if path.is_dir():
         return read_avmnist(path)
     if suffix == ".csv":
-        if "image" in pd.read_csv(path, nrows=0).columns:
+        if "image" in _read_csv(path, need_rows=False, nrows=0).columns:
             return read_image_folder(path, task=task)
         return from_csv(path, task=task)
     if suffix == ".parquet":

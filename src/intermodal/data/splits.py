@@ -168,7 +168,18 @@ def split_dataset(
     test = np.flatnonzero(split == "test")
     if len(test) == 0:
         raise ValueError("the split column marks no sample as test")
-    train = dataset.subset(np.flatnonzero(split == "train"))
+    train_rows = np.flatnonzero(split == "train")
+    if len(train_rows) == 0:
+        raise ValueError("the split column marks no sample as train")
+    train = dataset.subset(train_rows)
+    if dataset.task == "classification":
+        present = np.unique(train.targets.numpy())
+        if len(present) < 2:
+            raise ValueError(
+                f"the split column's training part holds only class "
+                f"{dataset.classes[int(present[0])]} ({len(train)} samples); a classifier needs "
+                "at least two classes to learn from: mark samples of other classes as train"
+            )
     given_val = np.flatnonzero(np.isin(split, ["val", "valid"]))
     if len(given_val):
         val = dataset.subset(given_val)
