@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,27 @@ def test_saving_onto_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="is not a directory"):
         save_model(small_model(), tmp_path / "m", overwrite=True)
     assert (tmp_path / "m").read_text() == "not a directory"
+
+
+def test_a_fresh_process_loads_a_saved_model_with_the_top_level_import(tmp_path: Path) -> None:
+    """``from intermodal import load_model`` alone rebuilds intermodal's own classes."""
+    model = small_model()
+    save_model(model, tmp_path / "saved")
+    script = (
+        "import sys, torch\n"
+        "from intermodal import load_model\n"
+        "model = load_model(sys.argv[1])\n"
+        "torch.save(model.state_dict(), sys.argv[2])\n"
+        "print(type(model).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "saved"), str(tmp_path / "state.pt")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "FusionClassifier"
+    state = torch.load(tmp_path / "state.pt")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(state[name], tensor)

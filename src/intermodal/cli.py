@@ -221,27 +221,24 @@ def _format_leaderboard(table: pd.DataFrame, config: dict[str, Any]) -> str:
     return pd.DataFrame(shown).to_string(index=False)
 
 
-def _interrupted(folder: Path, analysing: bool) -> int:
-    """Say what an interrupted benchmark kept in ``folder`` and how to continue; exit code 130."""
+def _interrupted(folder: Path, analysing: bool, named: bool) -> int:
+    """Say what an interrupted benchmark kept in ``folder`` and how to continue (``named``: the
+    user chose the folder with --output); exit code 130."""
     runs = folder / "runs"
     saved = len(list(runs.glob("*.json"))) if runs.is_dir() else 0
+    again = "run the same command with --resume" + ("" if named else f" --output {folder}")
     if analysing:
         what = (
-            f"interrupted while analysing the models; all {saved} runs are saved in {runs}: "
-            "run the same command with --resume to write the results and the report without "
-            "training again"
+            f"interrupted while analysing the models; every run ({saved}) is saved in {runs}: "
+            f"{again} to write the results and the report without training again"
         )
     elif saved:
         what = (
             f"interrupted; {saved} finished run{'s are' if saved > 1 else ' is'} saved in "
-            f"{runs}: run the same command with --resume to continue (saved runs are not "
-            "trained again)"
+            f"{runs}: {again} to continue (saved runs are not trained again)"
         )
     else:
-        what = (
-            f"interrupted before any run finished; no run saved in {folder} (run the same "
-            "command with --resume to start there)"
-        )
+        what = f"interrupted before any run finished; nothing is saved in {folder}"
     print(f"intermodal bench: {what}", file=sys.stderr)
     return 130
 
@@ -272,10 +269,12 @@ def _bench(args: argparse.Namespace) -> int:
     outputs = [config.output or default_path(config.dataset) for config in configs]
     for config, output in zip(configs, outputs, strict=True):
         checked = ResultsFolder(output, config.overwrite, config.resume, check_only=True)
-        if config.resume:
-            settings = config.run_settings()
-            if not config.modalities:
-                del settings["modalities"]  # known once the data set is loaded
+        if config.resume:  # the data set, its modalities and the default loss are checked
+            settings = config.run_settings()  # again once the data set is loaded
+            del settings["dataset"]
+            for name in ("modalities", "loss"):
+                if not settings[name]:
+                    del settings[name]
             checked.check(settings)
     for config, output in zip(configs, outputs, strict=True):
         try:
@@ -287,7 +286,9 @@ def _bench(args: argparse.Namespace) -> int:
             result = run_benchmark(dataset, config, folder)
             save_results(result, folder, report=config.report)
         except KeyboardInterrupt as stop:
-            return _interrupted(Path(output), isinstance(stop, AnalysisInterrupted))
+            return _interrupted(
+                Path(output), isinstance(stop, AnalysisInterrupted), config.output is not None
+            )
         print(f"Leaderboard on {dataset.name} ({describe_scores(result.config)})")
         print(_format_leaderboard(result.leaderboard, result.config))
         for name, reason in result.skipped:

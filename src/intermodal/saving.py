@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections.abc
 import functools
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -247,6 +248,22 @@ def _decode(value: Any, where: str, source: str) -> Any:
     return value
 
 
+BUILTIN_PACKAGES = (
+    "intermodal.encoders",
+    "intermodal.fusion",
+    "intermodal.coordination",
+    "intermodal.fission",
+    "intermodal.models",
+)
+"""The packages whose modules ``load_model`` can rebuild without being imported first."""
+
+
+def _import_builtin_modules() -> None:
+    """Register intermodal's own module classes (importing their packages)."""
+    for package in BUILTIN_PACKAGES:
+        importlib.import_module(package)
+
+
 def _build(description: Any, where: str, source: str) -> nn.Module:
     if not isinstance(description, Mapping):
         raise CorruptModelError(
@@ -259,6 +276,8 @@ def _build(description: Any, where: str, source: str) -> nn.Module:
             f"{source}: field {where}.class must be a class name (a string), got {_show(name)}; "
             f"{_RESAVE}"
         )
+    if name not in _MODULES:
+        _import_builtin_modules()
     if name not in _MODULES:
         raise ValueError(
             f"{source}: field {where}.class names an unknown module class {name!r}; known: "

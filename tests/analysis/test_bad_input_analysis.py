@@ -3,6 +3,7 @@ do, and the bench analyses keep the PID estimate within its own guidance on samp
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from intermodal.models import FusionClassifier
 from tests.helpers import blobs
 
 
-def features(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def features(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x1, x2 = rng.normal(size=(n, 4)), rng.normal(size=(n, 3))
     return x1, x2, (x1[:, 0] > 0).astype(int) + 2 * (x2[:, 0] > 0)
@@ -46,6 +47,21 @@ def test_pid_refuses_a_continuous_target_and_says_to_discretize() -> None:
     noise = np.random.default_rng(1).normal(size=len(x1))
     with pytest.raises(ValueError, match=r"continuous.*discretize"):
         pid(x1, x2, noise)
+    # continuous values stored as integers, and few samples per value, are refused too
+    for target in (np.round(50 * noise).astype(int), np.arange(len(x1)) % 41):
+        with pytest.raises(ValueError, match=r"too many to be read as classes"):
+            pid(x1, x2, target)
+
+
+def test_pid_warns_when_its_table_has_fewer_than_ten_samples_per_cell() -> None:
+    x1, x2, y = features()
+    with pytest.warns(UserWarning, match=r"400 cells for 400 samples.*clusters_for\(400, 4\)"):
+        pid(x1, x2, y, n_clusters=10)
+    cells = clusters_for(400, 4)
+    assert cells**2 * 4 * 10 <= 400 < (cells + 1) ** 2 * 4 * 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pid(x1, x2, y, n_clusters=cells)
 
 
 def test_pid_reads_few_float_levels_and_text_labels_as_classes() -> None:
@@ -141,6 +157,10 @@ def test_interaction_types_refuses_empty_input_text_and_a_target_of_another_leng
         interaction_types(p, p.astype(str), p)
     with pytest.raises(ValueError, match="target has 5 labels for 6 samples"):
         interaction_types(p, p, p, target=np.zeros(5, int))
+    target = np.zeros(6)
+    target[2] = np.nan
+    with pytest.raises(ValueError, match=r"^target holds NaN or infinite values.*row 2"):
+        interaction_types(p, p, p, target=target)
 
 
 def test_bench_analyses_leave_out_a_model_whose_outputs_are_nan() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from intermodal._io import write_directory_atomic, write_text_atomic
 from intermodal.cli import main
+from intermodal.data import load_dataset
 
 BENCH = ["bench", "--dataset", "synthetic-mixed", "--seeds", "1", "--epochs", "1", "--jobs", "1"]
 BENCH += ["--quiet", "--no-report"]
@@ -82,23 +84,41 @@ def test_overwrite_refuses_a_folder_with_other_files_and_keeps_them(
 def test_overwrite_refuses_a_folder_named_like_results_without_their_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], trained: list[str]
 ) -> None:
-    """``models/`` and ``runs/`` of the user's own are not taken for a benchmark's."""
+    """Files in folders a benchmark writes (``models/``, ``figures/``) are not taken for its
+    own, and a folder laid out like results is not cleared without intermodal's manifest."""
     mine = tmp_path / "project"
     (mine / "models").mkdir(parents=True)
     (mine / "models" / "weights.pt").write_bytes(b"precious")
     before = tree(mine)
     error = error_of([*BENCH, "--methods", "early", "--output", str(mine), "--overwrite"], capsys)
-    assert "models/" in error and "not a results folder" in error
+    assert "models/weights.pt" in error and "did not write" in error
     assert tree(mine) == before and trained == []
+    other = tmp_path / "other-tool"  # another program's results.json and figure
+    (other / "figures").mkdir(parents=True)
+    (other / "figures" / "fig1.png").write_bytes(b"\x89PNG")
+    (other / "results.json").write_text('{"accuracy": 0.9}')
+    before = tree(other)
+    error = error_of([*BENCH, "--methods", "early", "--output", str(other), "--overwrite"], capsys)
+    assert "not a results folder of intermodal" in error
+    assert tree(other) == before and trained == []
 
 
-def test_overwrite_replaces_only_the_results_of_a_benchmark(tmp_path: Path) -> None:
+def test_overwrite_replaces_only_the_results_of_a_benchmark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "results"
     assert main([*BENCH, "--methods", "early", "--output", str(out)]) == 0
     stale = out / "runs" / "late-mean__seed0.json"
     stale.write_text("{}")
+    (out / "figures").mkdir()
+    (out / "figures" / "my-plot.pdf").write_bytes(b"%PDF")  # the user's, in a results folder
+    error = error_of([*BENCH, "--methods", "early", "--output", str(out), "--overwrite"], capsys)
+    assert "figures/my-plot.pdf" in error and (out / "figures" / "my-plot.pdf").is_file()
+    (out / "figures" / "my-plot.pdf").unlink()
+    (out / ".DS_Store").write_bytes(b"")  # hidden files are left alone
     assert main([*BENCH, "--methods", "early", "--output", str(out), "--overwrite"]) == 0
     assert not stale.exists() and (out / "runs" / "early__seed0.json").is_file()
+    assert (out / ".DS_Store").is_file()
 
 
 # --- 2. the working directory ------------------------------------------------------------------
@@ -206,7 +226,30 @@ def test_resume_refuses_corrupt_settings(
     (out / "runs").mkdir(parents=True)
     (out / "settings.json").write_text("[1, 2]")
     error = error_of([*BENCH, "--methods", "early", "--output", str(out), "--resume"], capsys)
-    assert "settings.json is corrupt" in error and "--overwrite" in error
+    assert "settings.json is corrupt" in error and "another --output" in error
+
+
+def test_a_resume_from_python_checks_the_data_set_passed(tmp_path: Path) -> None:
+    from intermodal.bench import BenchConfig, run_benchmark
+
+    out = tmp_path / "results"
+    assert main([*BENCH, "--methods", "early", "--output", str(out)]) == 0
+    config = BenchConfig(
+        methods=("early",), seeds=2, epochs=1, report=False, progress=False, output=str(out)
+    )
+    with pytest.raises(ValueError, match='dataset: "synthetic-mixed" saved, "synthetic-unique"'):
+        run_benchmark(load_dataset("synthetic-unique"), config.with_(resume=True))
+    # the same data set resumes, whatever the config's own dataset name says
+    result = run_benchmark(load_dataset("synthetic-mixed"), config.with_(resume=True))
+    assert sorted(result.runs["seed"]) == [0, 1]
+
+
+def test_the_default_loss_named_explicitly_resumes(tmp_path: Path, trained: list[str]) -> None:
+    out = tmp_path / "results"
+    assert main([*BENCH, "--methods", "early", "--output", str(out)]) == 0
+    trained.clear()
+    argv = [*BENCH, "--methods", "early", "--output", str(out), "--resume"]
+    assert main([*argv, "--loss", "cross_entropy"]) == 0 and trained == []
 
 
 # --- 4. Ctrl-C ---------------------------------------------------------------------------------
@@ -251,9 +294,27 @@ def test_ctrl_c_while_analysing_says_every_run_is_saved(
     argv = [*BENCH[:-1], "--methods", "early,late-mean", "--output", str(out)]
     assert main(argv) == 130
     error = capsys.readouterr().err
-    assert f"all 2 runs are saved in {out / 'runs'}" in error and "--resume" in error
+    assert f"every run (2) is saved in {out / 'runs'}" in error and "--resume" in error
     assert "nothing was written" not in error
     assert len(list((out / "runs").glob("*.json"))) == 2
+
+
+def test_ctrl_c_without_output_names_the_folder_to_resume(
+    cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("intermodal.bench.runner.run_analyses", interrupted)
+    assert main([*BENCH[:-1], "--methods", "early"]) == 130  # the default results folder
+    error = capsys.readouterr().err
+    (folder,) = (cwd / "intermodal-results").iterdir()
+    assert f"--resume --output {folder.relative_to(cwd)} " in error
+    monkeypatch.undo()
+    monkeypatch.chdir(cwd)
+    resume = [*BENCH, "--methods", "early", "--resume", "--output", str(folder.relative_to(cwd))]
+    assert main(resume) == 0 and (folder / "results.json").is_file()
+    shutil.rmtree(cwd / "intermodal-results")
 
 
 # --- 5, 6. duplicated names ----------------------------------------------------------------------

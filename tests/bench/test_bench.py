@@ -263,6 +263,6 @@ def test_the_results_folder_owns_the_overwrite_policy(tmp_path: Path) -> None:
     assert not (tmp_path / "r" / "runs").exists()
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
-    with pytest.raises(FileExistsError, match="not benchmark results"):
+    with pytest.raises(FileExistsError, match="a benchmark did not write"):
         ResultsFolder(tmp_path / "mine", overwrite=True)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"

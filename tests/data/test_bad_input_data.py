@@ -281,7 +281,7 @@ def test_a_corrupt_local_recording_is_named_with_what_to_do(recordings: Path) ->
     with pytest.raises(ValueError) as caught:
         fsdd.find_recordings(recordings.parent)
     message = str(caught.value)
-    assert "1 of the 4 FSDD recordings do not match their published SHA-256" in message
+    assert "1 of the 4 FSDD recordings does not match their published SHA-256" in message
     assert "0_theo_9.wav" in message and "1_theo_2.wav" not in message
     assert "restore those files" in message and "--data-dir" in message
 

@@ -37,17 +37,24 @@ class InteractionTypes:
 
 
 def _probabilities(name: str, values: np.ndarray) -> np.ndarray:
-    """``values`` as a float64 array, refusing text and NaN or infinite entries."""
+    """``values`` as a float64 array, refusing text and NaN or infinite entries (the message
+    speaks of probabilities; for ``target``, of labels)."""
     array = np.asarray(values)
     if array.dtype.kind not in "biuf":
-        raise DataTypeError(f"{name} must hold class probabilities (numbers), got {array.dtype}")
+        what = "class labels" if name == "target" else "class probabilities"
+        raise DataTypeError(f"{name} must hold {what} (numbers), got {array.dtype}")
     array = array.astype(np.float64)
     bad = ~np.isfinite(array)
     if bad.any():
         rows = np.flatnonzero(bad.reshape(len(array), -1).any(axis=1))
         raise ValueError(
             f"{name} holds NaN or infinite values in {len(rows)} of {len(array)} samples (first "
-            f"in row {int(rows[0])}): the model's probabilities must be finite (diverged weights?)"
+            f"in row {int(rows[0])}): "
+            + (
+                "drop those samples"
+                if name == "target"
+                else "the model's probabilities must be finite (diverged weights?)"
+            )
         )
     return array
 
@@ -83,8 +90,10 @@ def interaction_types(
         )
     if len(p1) == 0:
         raise ValueError("p1, p2 and p12 hold no samples: interaction types need at least one")
-    if target is not None and len(np.asarray(target)) != len(p1):
-        raise ValueError(f"target has {len(np.asarray(target))} labels for {len(p1)} samples")
+    if target is not None:
+        target = _probabilities("target", target)  # labels: numbers, finite
+        if len(target) != len(p1):
+            raise ValueError(f"target has {len(target)} labels for {len(p1)} samples")
     rows = np.arange(len(p1))
     r1, r2, r12 = p1.argmax(1), p2.argmax(1), p12.argmax(1)
     c1, c2, c12 = p1[rows, r12], p2[rows, r12], p12[rows, r12]

@@ -16,6 +16,7 @@ quantity is reported in bits.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -342,14 +343,15 @@ def _target_codes(y: np.ndarray) -> np.ndarray:
         )
     y = y.reshape(len(y))
     levels, codes = np.unique(y, return_inverse=True)
-    many = len(levels) > min(MAX_LEVELS, len(y) // 2)
-    if y.dtype.kind == "f" and many and np.any(levels != np.round(levels)):
+    if len(levels) > min(MAX_LEVELS, len(y) // SAMPLES_PER_CELL):
         raise ValueError(
-            f"y looks continuous ({len(levels)} distinct non-integer values in {len(y)} "
-            "samples): the PID needs a discrete target, and a continuous one read as classes "
-            "reports noise as information; discretize it first, e.g. into quantile bins with "
+            f"y has {len(levels)} distinct values in {len(y)} samples, too many to be read as "
+            f"classes (at most {MAX_LEVELS}, with {SAMPLES_PER_CELL} samples each on average): "
+            "the plug-in PID would report noise as information. For a continuous target, "
+            "discretize it first, e.g. into quantile bins with "
             "np.searchsorted(np.quantile(y, [0.2, 0.4, 0.6, 0.8]), y) or, for a data set, "
-            "intermodal.analysis.discrete_target(data, bins)"
+            "intermodal.analysis.discrete_target(data, bins); for labels, merge rare classes "
+            "or gather more samples"
         )
     return codes.ravel()
 
@@ -368,9 +370,9 @@ def pid(
             as they are, continuous features are discretized by k-means into ``n_clusters`` cells
             (see :func:`discretize`); a column of text labels is read as categories.
         y: ``(N,)`` labels (integers, booleans or text), or a model's predictions to decompose
-            what the model uses. A continuous target (more than ``MAX_LEVELS`` distinct
-            non-integer values, or more than half as many as samples) is refused: cut it
-            into bins first.
+            what the model uses. A target of more than ``MAX_LEVELS`` distinct values, or
+            fewer than ``SAMPLES_PER_CELL`` samples per value, is refused: cut a continuous
+            target into bins first.
         n_clusters: cells per modality. The plug-in estimate from counts is biased upwards by
             about ``(cells - 1) / (2 N ln 2)`` bits per mutual information term, so keep
             ``n_clusters**2 * |Y|`` well below N (:func:`clusters_for` picks the most cells
@@ -396,4 +398,12 @@ def pid(
     c2 = discretize(x2, n_clusters, seed + 1)
     counts = np.zeros((c1.max() + 1, c2.max() + 1, cy.max() + 1))
     np.add.at(counts, (c1, c2, cy), 1.0)
+    if counts.size * SAMPLES_PER_CELL > len(y):
+        warnings.warn(
+            f"the PID's table has {counts.size} cells for {len(y)} samples (fewer than "
+            f"{SAMPLES_PER_CELL} per cell), so the plug-in estimate is biased upwards; "
+            f"n_clusters=clusters_for({len(y)}, {counts.shape[2]}) keeps {SAMPLES_PER_CELL} per "
+            "cell",
+            stacklevel=2,
+        )
     return pid_from_distribution(counts)

@@ -10,7 +10,14 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from intermodal.analysis.pid import LN2, discretize, mutual_information, pid
+from intermodal.analysis.pid import (
+    LN2,
+    SAMPLES_PER_CELL,
+    clusters_for,
+    discretize,
+    mutual_information,
+    pid,
+)
 from intermodal.coordination.cca import canonical_correlations
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import presence_patterns
@@ -63,7 +70,7 @@ def linear_probe_accuracy(data: MultimodalDataset, modality: str, seed: int = 0)
     )
 
 
-def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Profile:
+def profile(data: MultimodalDataset, n_clusters: int | None = None, seed: int = 0) -> Profile:
     """Describe each modality and each pair of modalities of ``data``.
 
     Per modality: kind and shape; value statistics (mean, std, min, max over present samples);
@@ -72,11 +79,16 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
     ``n_clusters`` cells (biased upwards by about ``(cells - 1)(classes - 1) / (2 N ln 2)``
     bits; a regression target is cut into quantile bins first, see ``discrete_target``).
     Per pair: the top three canonical correlations and the PID in bits (see ``pid``), on the
-    samples where both are present (statistics per modality on the samples where it is). Text
+    samples where both are present (statistics per modality on the samples where it is).
+    Without ``n_clusters``, each estimate takes the most cells (up to 10 per modality) that
+    leave ``SAMPLES_PER_CELL`` samples per cell of its table; a pair with too few samples for 2
+    cells per modality gets no PID, and a note says so. Text
     modalities are described by their kind, shape and missing rate only. The presence patterns
     count the samples with each combination of present modalities.
     """
     y = discrete_target(data)
+    classes = int(y.max()) + 1 if y is not None else 1
+    notes: list[str] = []
     numeric = [k for k in data.modality_names if data.kinds[k] != "text"]
     flat = {k: data.modalities[k].reshape(len(data), -1).numpy() for k in numeric}
     rows = []
@@ -103,7 +115,8 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
                 else float("nan")
             )
             if y is not None and present.any():
-                codes = discretize(flat[key][present], n_clusters, seed)
+                cells = n_clusters or min(10, int(present.sum()) // (classes * SAMPLES_PER_CELL))
+                codes = discretize(flat[key][present], max(cells, 1), seed)
                 counts = np.zeros((codes.max() + 1, int(y.max()) + 1))
                 np.add.at(counts, (codes, y[present]), 1.0)
                 row["mutual_information_bits"] = mutual_information(counts / counts.sum()) / LN2
@@ -119,13 +132,16 @@ def profile(data: MultimodalDataset, n_clusters: int = 10, seed: int = 0) -> Pro
             "modality_2": b,
             "canonical_correlations": [round(float(c), 4) for c in correlations],
         }
-        if y is not None:
-            decomposition = pid(
-                flat[a][both], flat[b][both], y[both], n_clusters=n_clusters, seed=seed
-            )
+        cells = n_clusters or clusters_for(int(both.sum()), classes, max_clusters=10)
+        if y is not None and cells >= 2:
+            decomposition = pid(flat[a][both], flat[b][both], y[both], n_clusters=cells, seed=seed)
             pair.update({f"{k}_bits": v for k, v in decomposition.as_dict().items()})
+        elif y is not None:
+            notes.append(
+                f"no PID of {a} / {b}: {int(both.sum())} samples are too few for 2 cells per "
+                f"modality with {SAMPLES_PER_CELL} samples per cell"
+            )
         pairs.append(pair)
-    notes = []
     if data.task == "multilabel":
         empty = int((data.targets.sum(dim=1) == 0).sum())
         if empty:

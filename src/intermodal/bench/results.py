@@ -39,20 +39,32 @@ from intermodal._io import (
 )
 from intermodal.saving import load_model, save_model
 
+FORMAT = "intermodal-results"
+"""The ``format`` of ``settings.json`` and ``results.json``, which mark a results folder."""
 MANIFESTS = ("settings.json", "results.json")
 """The files that mark a folder as a benchmark's results folder (``settings.json`` is written
 before the first run, ``results.json`` when a benchmark is saved)."""
-ENTRIES = (
-    *MANIFESTS,
-    "results.csv",
-    "summary.md",
-    "analysis.json",
-    "report.html",
-    "runs",
-    "models",
-    "figures",
-)
-"""Everything a benchmark writes in its folder: the only entries ``overwrite`` ever removes."""
+FILES = (*MANIFESTS, "results.csv", "summary.md", "analysis.json", "report.html")
+"""The files a benchmark writes at the top of its folder."""
+
+
+def _run_file(entry: Path) -> bool:
+    return entry.is_file() and entry.suffix in (".json", ".npy")
+
+
+def _figure(entry: Path) -> bool:
+    return entry.is_file() and entry.suffix == ".png"
+
+
+def _saved_model(entry: Path) -> bool:
+    return entry.is_dir() and all(
+        p.name in ("config.json", "model.safetensors") or p.name.startswith(".")
+        for p in entry.iterdir()
+    )
+
+
+FOLDERS = {"runs": _run_file, "figures": _figure, "models": _saved_model}
+"""The folders a benchmark writes, and what each holds."""
 
 
 def file_name(method: str) -> str:
@@ -65,13 +77,45 @@ def default_path(dataset: str) -> Path:
     return Path("intermodal-results") / f"{Path(dataset).name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def _ours(entry: Path) -> bool:
-    """An entry a benchmark writes, or the staging file of one of its atomic writes."""
-    return entry.name in ENTRIES or any(entry.name.startswith(f".{n}.") for n in ENTRIES)
+def _contents(folder: Path) -> tuple[list[Path], list[Path]]:
+    """What a benchmark wrote in ``folder`` and what it did not (its files and those of its
+    folders, by the layout above). Hidden entries (the staging files of atomic writes, a
+    system's ``.DS_Store``) are neither: they are left alone."""
+    ours: list[Path] = []
+    foreign: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.name in FILES and entry.is_file():
+            ours.append(entry)
+        elif entry.name in FOLDERS and entry.is_dir():
+            for item in sorted(entry.iterdir()):
+                if not item.name.startswith("."):
+                    (ours if FOLDERS[entry.name](item) else foreign).append(item)
+        else:
+            foreign.append(entry)
+    return ours, foreign
 
 
-def _names(entries: list[Path], limit: int = 5) -> str:
-    shown = [e.name + ("/" if e.is_dir() else "") for e in sorted(entries)[:limit]]
+def _is_manifest(path: Path) -> bool:
+    """Whether ``path`` is a ``settings.json`` or ``results.json`` that a benchmark wrote (one
+    of an earlier version has no ``format``, but its keys)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    legacy = {
+        "settings.json": {"dataset", "epochs", "patience"},
+        "results.json": {"config", "runs"},
+    }
+    return isinstance(document, dict) and (
+        document.get("format") == FORMAT or legacy[path.name] <= set(document)
+    )
+
+
+def _names(entries: list[Path], root: Path, limit: int = 5) -> str:
+    """The first ``limit`` of ``entries`` as paths relative to ``root`` (folders end in /)."""
+    shown = [f"{e.relative_to(root)}{'/' if e.is_dir() else ''}" for e in entries[:limit]]
     more = f" and {len(entries) - limit} more" if len(entries) > limit else ""
     return ", ".join(shown) + more
 
@@ -84,9 +128,9 @@ class ResultsFolder:
     """Owns a results folder: its layout, the overwrite and resume policy, and atomic writes.
 
     A folder that holds anything a benchmark did not write is never used, and ``overwrite``
-    removes only what a benchmark wrote (the entries of ``ENTRIES``), in a folder marked by its
-    ``settings.json`` or ``results.json``. The folder is created, and checked to be writable,
-    before any run trains.
+    removes only the files a benchmark wrote (by the layout above), in a folder marked by its
+    ``settings.json`` or ``results.json``; hidden files are left alone. The folder is created,
+    and checked to be writable, before any run trains.
 
     Args:
         path: the folder.
@@ -115,21 +159,25 @@ class ResultsFolder:
             raise ValueError("choose one of overwrite (start again) and resume (continue)")
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"{self.path} is a file; choose a folder for the results")
-        entries = list(self.path.iterdir()) if self.path.is_dir() else []
-        foreign = [e for e in entries if not _ours(e)]
+        ours, foreign = _contents(self.path) if self.path.is_dir() else ([], [])
         if foreign:
             raise FileExistsError(
-                f"{self.path} holds files that are not benchmark results ({_names(foreign)}); "
-                "nothing was changed: choose another --output (a new or empty folder)"
+                f"{self.path} holds files that a benchmark did not write "
+                f"({_names(foreign, self.path)}); nothing was changed: choose another --output "
+                "(a new or empty folder)"
             )
-        unmarked = [e for e in entries if not e.name.startswith(".")]
-        if unmarked and not any((self.path / name).is_file() for name in MANIFESTS):
+        if ours and not any(_is_manifest(self.path / name) for name in MANIFESTS):
+            present = [name for name in MANIFESTS if (self.path / name).is_file()]
+            manifest = (
+                f"its {' and '.join(present)} is corrupt or another program's"
+                if present
+                else "no settings.json or results.json"
+            )
             raise FileExistsError(
-                f"{self.path} holds {_names(unmarked)} but no settings.json or results.json, so "
-                "it is not a results folder of intermodal; nothing was changed: choose another "
-                "--output"
+                f"{self.path} holds {_names(ours, self.path)} but {manifest}, so it is not a "
+                "results folder of intermodal; nothing was changed: choose another --output"
             )
-        if entries and not resume and not overwrite:
+        if ours and not resume and not overwrite:
             raise FileExistsError(
                 f"{self.path} already holds results; pass --resume, --overwrite or another --output"
             )
@@ -138,8 +186,11 @@ class ResultsFolder:
             check_writable(self.path, "results folder", hint)
             return
         if not resume:
-            for entry in entries:
+            for entry in ours:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            for name in FOLDERS:
+                if (self.path / name).is_dir() and not any((self.path / name).iterdir()):
+                    (self.path / name).rmdir()
         ensure_writable(self.path, "results folder", hint)
 
     def differences(self, settings: dict[str, Any]) -> list[str]:
@@ -183,7 +234,7 @@ class ResultsFolder:
         self.check(settings)
         path = self.path / "settings.json"
         if not path.is_file():
-            write_text_atomic(path, json.dumps(settings, indent=2))
+            write_text_atomic(path, json.dumps({"format": FORMAT, **settings}, indent=2))
 
     # --- runs and models ---------------------------------------------------------------------
     def run_file(self, method: str, seed: int) -> Path:

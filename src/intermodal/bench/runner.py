@@ -19,12 +19,13 @@ from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analy
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.executors import Task, import_ray, run_processes, run_ray, run_serial
 from intermodal.bench.registry import Job, resolve_methods
-from intermodal.bench.results import ResultsFolder
+from intermodal.bench.results import FORMAT, ResultsFolder
 from intermodal.bench.significance import Significance, significance
 from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
 from intermodal.errors import UnknownNameError
+from intermodal.losses import LOSSES
 from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
 from intermodal.training.context import RunContext
 from intermodal.training.fit import seed_everything
@@ -191,6 +192,19 @@ def _executor(config: BenchConfig) -> Any:
     return run_processes if config.workers > 1 else run_serial
 
 
+def run_settings(config: BenchConfig, dataset: MultimodalDataset) -> dict[str, Any]:
+    """The settings that define each run's result on ``dataset``, as ``settings.json`` records
+    them: the data set by its name and size, and the loss by its name (the task's default when
+    none is chosen)."""
+    return {
+        **config.run_settings(),
+        "dataset": dataset.name,
+        "samples": len(dataset),
+        "modalities": dataset.modality_names,
+        "loss": config.loss or LOSSES[dataset.task][0],
+    }
+
+
 def run_benchmark(
     dataset: MultimodalDataset,
     config: BenchConfig | None = None,
@@ -224,7 +238,7 @@ def run_benchmark(
     if folder is None and config.output is not None:
         folder = ResultsFolder(config.output, config.overwrite, config.resume)
     if folder is not None:  # before any work: a resume with other settings is refused first
-        folder.bind({**config.run_settings(), "modalities": dataset.modality_names})
+        folder.bind(run_settings(config, dataset))
     cache_use: dict[str, Any] = {}
     if config.backbones:
         dataset, cache_use = encode_with_backbones(dataset, config)
@@ -381,6 +395,7 @@ def save_results(
     folder.write_json(
         "results.json",
         {
+            "format": FORMAT,
             "dataset": result.dataset,
             "config": result.config,
             "leaderboard": result.leaderboard.to_dict(orient="records"),

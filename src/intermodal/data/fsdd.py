@@ -96,8 +96,9 @@ def _verify(recordings: Path, expected: dict[str, str], fix: str) -> None:
             corrupt.append(name)
     if corrupt:
         raise ValueError(
-            f"{recordings}: {len(corrupt)} of the {len(expected)} FSDD recordings do not match "
-            f"their published SHA-256 checksums (corrupt or modified files): {_names(corrupt)}; "
+            f"{recordings}: {len(corrupt)} of the {len(expected)} FSDD recordings "
+            f"{'does' if len(corrupt) == 1 else 'do'} not match their published SHA-256 "
+            f"checksums (corrupt or modified files): {_names(corrupt)}; "
             f"{fix}"
         )
 
