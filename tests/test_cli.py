@@ -3,23 +3,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from intermodal.cli import main
 
-
-@pytest.fixture(autouse=True)
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test runs in an empty working directory that must stay empty: a command writes
-    only where it is told to."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    yield folder
-    assert sorted(p.name for p in folder.iterdir()) == []
+pytestmark = pytest.mark.usefixtures("cwd")  # an empty working directory that must stay empty
 
 
 def test_bench_writes_results_and_prints_a_leaderboard(

@@ -22,15 +22,7 @@ BENCH = ["bench", "--dataset", "synthetic-mixed", "--seeds", "1", "--epochs", "1
 BENCH += ["--quiet", "--no-report"]
 
 
-@pytest.fixture(autouse=True)
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test runs in an empty working directory that must stay empty: a command writes
-    only where it is told to."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    yield folder
-    assert sorted(p.name for p in folder.iterdir()) == []
+pytestmark = pytest.mark.usefixtures("cwd")  # an empty working directory that must stay empty
 
 
 @pytest.fixture

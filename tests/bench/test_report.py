@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,7 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test runs in an empty working directory that must stay empty: a command writes
-    only where it is told to."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    yield folder
-    assert sorted(p.name for p in folder.iterdir()) == []
+pytestmark = pytest.mark.usefixtures("cwd")  # an empty working directory that must stay empty
 
 
 @pytest.fixture(scope="module")
