@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from intermodal.data import MultimodalDataset
 from intermodal.data.cache import FeatureCache, encode_modalities
 from intermodal.data.text import encode_texts
+from tests.helpers import tiny_bert
 
 
 class CountingEncoder(nn.Module):
@@ -231,30 +232,10 @@ def test_encode_modalities_replaces_encoded_modalities(tmp_path: Path) -> None:
 
 
 def test_pretrained_text_encoder_is_cached(tmp_path: Path) -> None:
-    transformers = pytest.importorskip("transformers")
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-
+    pytest.importorskip("transformers")
     from intermodal.encoders.pretrained import PretrainedEncoder
 
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "red", "blue", "cat", "dog"]
-    backend = Tokenizer(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    tokenizer = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]"
-    )
-    config = transformers.BertConfig(
-        vocab_size=len(words),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    transformers.BertModel(config).save_pretrained(tmp_path / "bert")
-    tokenizer.save_pretrained(tmp_path / "bert")
+    tiny_bert(tmp_path / "bert", ["a", "red", "blue", "cat", "dog"], hidden=16, layers=1)
     encoder = PretrainedEncoder(str(tmp_path / "bert"), "text").train()
     texts = encode_texts(["a red cat", "a blue dog", "dog", "a cat"])
     cache = FeatureCache(tmp_path / "features")

@@ -4,7 +4,6 @@ import ast
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -13,6 +12,7 @@ from torch.nn import functional as F
 from intermodal.data.text import encode_texts
 from intermodal.encoders.pretrained import IMAGENET_MEAN, IMAGENET_STD, PretrainedEncoder
 from intermodal.saving import load_model, save_model
+from tests.helpers import tiny_bert
 
 transformers = pytest.importorskip("transformers")
 
@@ -22,43 +22,9 @@ TEXTS = ["a photo of the red cats.", "dog", "a blue car", ""]
 SRC = Path(__file__).resolve().parents[2] / "src" / "intermodal"
 
 
-def tiny_tokenizer(words: list[str]) -> Any:
-    """A BERT-style WordPiece tokenizer over ``words`` (built with the tokenizers library)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-
-    backend = Tokenizer(models.WordPiece({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        special_tokens=[("[CLS]", words.index("[CLS]")), ("[SEP]", words.index("[SEP]"))],
-    )
-    return transformers.PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-
-
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("bert")
-    tokenizer = tiny_tokenizer(VOCAB)
-    config = transformers.BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_bert(tmp_path_factory.mktemp("bert"), VOCAB[5:], hidden=32, layers=2)
 
 
 @pytest.fixture(scope="module")
