@@ -123,26 +123,19 @@ def _vector_modality(
     nan = np.isnan(values)
     if mask_column is None:
         present = ~nan.all(axis=1)
-        wrong = nan.any(axis=1) & present
-        if wrong.any():
-            position = int(np.flatnonzero(wrong)[0])
-            empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
-            raise ValueError(
-                f"{_row(frame, position)}: modality {key!r} has NaN in columns {empty} but values "
-                "in its other columns; impute them, or leave every column of the modality empty "
-                "to mark it absent in that row"
-            )
     else:
         present = _mask_column(frame, key, mask_column)
-        wrong = nan.any(axis=1) & present
-        if wrong.any():
-            position = int(np.flatnonzero(wrong)[0])
-            empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
-            raise ValueError(
-                f"{_row(frame, position)}: modality {key!r} is present by mask column "
-                f"{mask_column!r} but columns {empty} are NaN; impute them, or mark the modality "
-                "absent in that row"
-            )
+    wrong = nan.any(axis=1) & present
+    if wrong.any():
+        position = int(np.flatnonzero(wrong)[0])
+        empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
+        if mask_column is None:
+            why = f"has NaN in columns {empty} but values in its other columns"
+            fix = "leave every column of the modality empty to mark it absent in that row"
+        else:
+            why = f"is present by mask column {mask_column!r} but columns {empty} are NaN"
+            fix = "mark the modality absent in that row"
+        raise ValueError(f"{_row(frame, position)}: modality {key!r} {why}; impute them, or {fix}")
     return np.where(present[:, None], values, np.float32(0.0)), present
 
 
