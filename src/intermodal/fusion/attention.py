@@ -103,6 +103,60 @@ class CrossModalAttentionFusion(Fusion):
         pooled = (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)  # (B, heads, d_h)
         return pooled.reshape(x_t.shape[0], self.model_dim)
 
+    def _pooled_together(self, sequences: dict[str, Tensor], present: dict[str, Tensor]) -> Tensor:
+        """Every pair's pooled ``CM_{b->a}`` at once, for sequences of one length T: ``(B, P *
+        model_dim)`` in the order of ``forward``'s loop (targets, then their sources).
+
+        The same formula with a few large operations instead of a dozen small ones per pair: the
+        query projections of one target for all its sources are one linear map (their weights
+        stacked), as are the key and value projections of one source for all its targets; the
+        scores, softmax and pooling of all pairs are batched.
+        """
+        names = list(sequences)
+        pairs = [(a, b) for a in names for b in names if a != b]
+        batch, steps = next(iter(sequences.values())).shape[:2]
+        heads, size = self.num_heads, self.model_dim // self.num_heads
+
+        def project(layers: nn.ModuleDict, x: Tensor, keys: list[str]) -> Tensor:
+            """``x`` through the layers named ``keys`` as one map: ``(B, T, len(keys), D)``."""
+            linears: list[nn.Linear] = [layers[k] for k in keys]  # type: ignore[misc]
+            weight = torch.cat([layer.weight for layer in linears])
+            biased = linears[0].bias is not None
+            bias = torch.cat([layer.bias for layer in linears]) if biased else None
+            return nn.functional.linear(x, weight, bias).reshape(batch, steps, len(keys), -1)
+
+        q = torch.cat(  # in the pairs' order: each target with its sources
+            [
+                project(self.queries, sequences[a], [pair_key(a, b) for b in names if b != a])
+                for a in names
+            ],
+            dim=2,
+        )
+        k_parts, v_parts = [], []
+        for b in names:
+            keys = [pair_key(a, b) for a in names if a != b]
+            k_parts.append(project(self.keys, sequences[b], keys))
+            v_parts.append(project(self.values, sequences[b], keys))
+        # keys and values come grouped by source: reorder them to the pairs' order
+        grouped = [(b, a) for b in names for a in names if a != b]
+        order = torch.tensor([grouped.index((b, a)) for a, b in pairs], device=q.device)
+        k = torch.cat(k_parts, dim=2).index_select(2, order)
+        v = torch.cat(v_parts, dim=2).index_select(2, order)
+        # (B, T, P, D) -> (B, P, heads, T, d_h)
+        q, k, v = (
+            x.reshape(batch, steps, len(pairs), heads, size).permute(0, 2, 3, 1, 4)
+            for x in (q, k, v)
+        )
+        weights = torch.softmax(q @ k.transpose(-1, -2) / size**0.5, dim=-1)
+        pooled = (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)  # (B, P, heads, d_h)
+        if present:
+            ones = torch.ones(batch, dtype=torch.bool, device=q.device)
+            keep = torch.stack(
+                [present.get(a, ones) & present.get(b, ones) for a, b in pairs], dim=1
+            )
+            pooled = torch.where(keep[:, :, None, None], pooled, pooled.new_zeros(()))
+        return pooled.reshape(batch, len(pairs) * self.model_dim)
+
     def forward(
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
@@ -116,6 +170,8 @@ class CrossModalAttentionFusion(Fusion):
             key: zero_where_absent(x, present[key]) if key in present else x
             for key, x in sequences.items()
         }
+        if len({x.shape[1] for x in sequences.values()}) == 1:
+            return self.output(self._pooled_together(sequences, present))
         pooled = []
         for target, x_t in sequences.items():
             received = []
