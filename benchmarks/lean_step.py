@@ -8,7 +8,8 @@ Run: python benchmarks/lean_step.py [--epochs 8] [--repeats 3]
    ``late-mean``.
 2. Cross-modal attention: all pairs of modalities in a few batched operations against one pair
    at a time, forward + backward at a training batch (64 samples, six modalities of 8 tokens,
-   the benchmark's ``attention`` sizes) and forward only at an analysis batch (8,192).
+   the benchmark's ``attention`` sizes) and at 256 samples, and forward only at an analysis
+   batch (8,192).
 3. Worker processes: starting a pool of two workers and running one small job in each, forked
    from a server that has imported intermodal once (``forkserver``) against ``spawn``.
 
@@ -99,6 +100,7 @@ def attention(repeats: int) -> None:
 
     for batch, backward, steps, label in (
         (64, True, 50, "forward + backward"),
+        (256, True, 10, "forward + backward"),
         (8192, False, 3, "forward"),
     ):
         best = fastest(

@@ -193,6 +193,22 @@ def test_parallel_runs_give_the_results_of_a_serial_run(tmp_path: Path) -> None:
             torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
+def test_workers_take_unmeasured_methods_first_then_the_longest() -> None:
+    """Runs of methods not timed yet go in queue order; then the method whose finished run
+    took longest, so that a long last run does not keep one worker busy alone."""
+    from intermodal.bench.executors import Task, next_task
+
+    jobs = {name: resolve_methods(name, blobs())[0][0] for name in ("early", "lmf", "gmu")}
+    queue = [Task(jobs[name], RunContext(seed=s)) for s in (0, 1) for name in jobs]
+    order = []
+    seconds = {"early": 1.0}
+    while queue:
+        task = next_task(queue, seconds)
+        order.append(task.label)
+        seconds.setdefault(task.job.name, {"lmf": 5.0, "gmu": 3.0}.get(task.job.name, 1.0))
+    assert order == ["lmf s0", "gmu s0", "lmf s1", "gmu s1", "early s0", "early s1"]
+
+
 class Interrupted(RuntimeError):
     pass
 

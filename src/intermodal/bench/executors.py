@@ -81,6 +81,16 @@ def _worker_run(task: Task) -> tuple[dict[str, Any], nn.Module, Tensor]:
     return run_task(_WORKER["dataset"], task, _WORKER["splits"])
 
 
+def next_task(queue: list[Task], seconds: dict[str, float]) -> Task:
+    """Take the next run from ``queue``: one of a method whose training time is not known yet
+    (in queue order), else one of the method that took longest (``seconds`` by method name, from
+    its finished runs). Long runs start early, so the workers finish together instead of one
+    waiting for the other's last long run; the results do not depend on the order."""
+    chosen = max(queue, key=lambda task: seconds.get(task.job.name, float("inf")))
+    queue.remove(chosen)
+    return chosen
+
+
 def _worker_context() -> multiprocessing.context.BaseContext:
     """Fresh worker processes, forked from a server process that has imported intermodal and
     PyTorch once (the ``forkserver`` method, where the platform has it): a new pool starts in a
@@ -129,11 +139,12 @@ def run_processes(
     )
     pending: dict[Future[tuple[dict[str, Any], nn.Module, Tensor]], Task] = {}
     queue = list(tasks)
+    seconds: dict[str, float] = {}
     failure: BaseException | None = None
     try:
         while queue or pending:
             while queue and failure is None and len(pending) < workers:
-                task = queue.pop(0)
+                task = next_task(queue, seconds)
                 pending[pool.submit(_worker_run, task)] = task
             if running is not None:
                 running([t.label for t in pending.values()])
@@ -144,7 +155,9 @@ def run_processes(
                 if error is not None:
                     failure = failure or error  # let the runs in progress finish, then raise
                     continue
-                yield task, *future.result()
+                outcome = future.result()
+                seconds[task.job.name] = outcome[0]["train_time_s"]
+                yield task, *outcome
             if failure is not None and not pending:
                 raise failure
     finally:
@@ -181,12 +194,13 @@ def run_ray(
     data = ray.put(dataset)
     queue = list(tasks)
     pending: dict[Any, Task] = {}
+    seconds: dict[str, float] = {}
     limit = workers or len(queue)
     failure: BaseException | None = None
     try:
         while queue or pending:
             while queue and failure is None and len(pending) < limit:
-                task = queue.pop(0)
+                task = next_task(queue, seconds)
                 pending[remote.remote(data, task, threads)] = task
             if running is not None:
                 running([t.label for t in pending.values()])
@@ -201,6 +215,7 @@ def run_ray(
                 except ray.exceptions.RayError as error:  # its worker died more than retries
                     failure = failure or error
                     continue
+                seconds[task.job.name] = outcome[0]["train_time_s"]
                 yield task, *outcome
             if failure is not None and not pending:
                 raise failure
