@@ -239,7 +239,10 @@ def test_a_failing_run_on_ray_raises_its_error_and_keeps_the_finished_runs(
             report=False,
         )
     saved = {path.name for path in (results / "runs").glob("*.json")}
-    assert saved == {"early__seed0.json", "failing__seed0.json", "early__seed1.json"}
+    # every finished run is kept; whether early's seed 1 ran before the failure depends on the
+    # order the runs were taken in
+    assert {"early__seed0.json", "failing__seed0.json"} <= saved
+    assert saved <= {"early__seed0.json", "failing__seed0.json", "early__seed1.json"}
     assert {seed: len(pids) for seed, pids in attempts(tried).items()} == {0: 1, 1: 1}, (
         "an error raised by a run is not retried"
     )
