@@ -96,11 +96,10 @@ def _tensors(dataset: MultimodalDataset, names: list[str], device: torch.device)
     """The split as tensors on ``device``. Masks are kept only for modalities absent somewhere
     in the split: a modality the mask does not name is present (the fusion contract), so the
     complete ones cost no indexing or selection per step."""
-    masks = {k: dataset.masks[k] for k in names}
     return Batch(
         {k: dataset.modalities[k].to(device) for k in names},
         dataset.targets.to(device),
-        {k: m.to(device) for k, m in masks.items() if not bool(m.all())},
+        {k: dataset.masks[k].to(device) for k in names if not bool(dataset.masks[k].all())},
     )
 
 
