@@ -275,13 +275,20 @@ def test_ctrl_c_while_training_says_what_was_saved(
     assert (out / "results.json").is_file()
 
 
-def test_ctrl_c_while_analysing_says_every_run_is_saved(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def ctrl_c_in_analysis(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Ctrl-C arrives when the benchmark starts analysing its models (``undo()`` lifts it)."""
+
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("intermodal.bench.runner.run_analyses", interrupted)
+    return monkeypatch
+
+
+def test_ctrl_c_while_analysing_says_every_run_is_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ctrl_c_in_analysis: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "results"
     argv = [*BENCH[:-1], "--methods", "early,late-mean", "--output", str(out)]
     assert main(argv) == 130
@@ -292,18 +299,14 @@ def test_ctrl_c_while_analysing_says_every_run_is_saved(
 
 
 def test_ctrl_c_without_output_names_the_folder_to_resume(
-    cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cwd: Path, capsys: pytest.CaptureFixture[str], ctrl_c_in_analysis: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("intermodal.bench.runner.run_analyses", interrupted)
     assert main([*BENCH[:-1], "--methods", "early"]) == 130  # the default results folder
     error = capsys.readouterr().err
     (folder,) = (cwd / "intermodal-results").iterdir()
     assert f"--resume --output {folder.relative_to(cwd)} " in error
-    monkeypatch.undo()
-    monkeypatch.chdir(cwd)
+    ctrl_c_in_analysis.undo()  # also undoes the working directory
+    ctrl_c_in_analysis.chdir(cwd)
     resume = [*BENCH, "--methods", "early", "--resume", "--output", str(folder.relative_to(cwd))]
     assert main(resume) == 0 and (folder / "results.json").is_file()
     shutil.rmtree(cwd / "intermodal-results")

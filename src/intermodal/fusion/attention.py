@@ -17,6 +17,12 @@ fast for a training batch of 64 on a CPU, forward and backward); from about 256 
 analysis, pair by pair is faster (see ``benchmarks/lean_step.py``)."""
 
 
+def pooled_values(weights: Tensor, v: Tensor) -> Tensor:
+    """``mean_t (weights V)`` computed as ``(mean_t weights) V``: attention weights
+    ``(..., T_a, T_b)`` and values ``(..., T_b, d)`` to ``(..., d)``."""
+    return (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)
+
+
 def pair_key(target: str, source: str) -> str:
     return f"{source}->{target}".replace(".", "_")
 
@@ -105,8 +111,7 @@ class CrossModalAttentionFusion(Fusion):
         (faster than ``scaled_dot_product_attention`` followed by the mean, forward and backward).
         """
         weights, v = self._weights_and_values(target, source, x_t, x_s)
-        pooled = (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)  # (B, heads, d_h)
-        return pooled.reshape(x_t.shape[0], self.model_dim)
+        return pooled_values(weights, v).reshape(x_t.shape[0], self.model_dim)
 
     def _pooled_together(self, sequences: dict[str, Tensor], present: dict[str, Tensor]) -> Tensor:
         """Every pair's pooled ``CM_{b->a}`` at once, for sequences of one length T: ``(B, P *
@@ -153,7 +158,7 @@ class CrossModalAttentionFusion(Fusion):
             for x in (q, k, v)
         )
         weights = torch.softmax(q @ k.transpose(-1, -2) / size**0.5, dim=-1)
-        pooled = (weights.mean(dim=-2).unsqueeze(-1) * v).sum(dim=-2)  # (B, P, heads, d_h)
+        pooled = pooled_values(weights, v)  # (B, P, heads, d_h)
         if present:
             ones = torch.ones(batch, dtype=torch.bool, device=q.device)
             keep = torch.stack(
