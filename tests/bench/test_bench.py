@@ -179,14 +179,31 @@ def _stable(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.drop(columns=TIMES)
 
 
-def test_parallel_runs_give_the_results_of_a_serial_run(tmp_path: Path) -> None:
+def test_parallel_runs_give_the_results_of_a_serial_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also the per-model analyses (EMAP, subset table) of the first seed's models: computed
+    in the workers that trained them (not in the main process), equal to those of a serial
+    run."""
+    from intermodal.bench import analyses
+    from intermodal.training import thread_limit
+
+    def not_here(*_: object) -> None:
+        raise AssertionError("a per-model analysis ran in the main process")
+
     data = blobs()
     settings = {"methods": "early,unimodal,mfm", "seeds": 2, "epochs": 4, "progress": False}
-    serial = run_benchmark(data, jobs=1, threads=1, report=False, **settings)
-    parallel = run_benchmark(
-        data, jobs=2, threads=1, report=False, output=str(tmp_path / "p"), **settings
-    )
+    with thread_limit(1):
+        serial = run_benchmark(data, jobs=1, threads=1, **settings)
+    with monkeypatch.context() as patch:
+        patch.setattr(analyses, "PER_MODEL", dict.fromkeys(analyses.PER_MODEL, not_here))
+        parallel = run_benchmark(data, jobs=2, threads=1, output=str(tmp_path / "p"), **settings)
     pd.testing.assert_frame_equal(_stable(serial.runs), _stable(parallel.runs))
+    assert serial.analysis is not None and parallel.analysis is not None
+    assert set(parallel.analysis["emap"].models) == {"early"}
+    assert len(parallel.analysis["missing_subsets"].scores) == 4  # early, mfm, two unimodal
+    for name in ("emap", "missing_subsets"):
+        assert serial.analysis[name] == parallel.analysis[name], name
     assert len(list((tmp_path / "p" / "runs").glob("*.json"))) == 4 * 2
     for name, model in serial.models.items():
         for p, q in zip(model.parameters(), parallel.models[name].parameters(), strict=True):

@@ -104,14 +104,24 @@ class AnalysisInput:
     scores: dict[str, float]
     higher_is_better: bool = True
     strategies: dict[str, str] = field(default_factory=dict)
+    per_model: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Results of :func:`model_analyses` by method name, computed where each model was trained;
+    those missing are computed here."""
 
     def fusion_models(self) -> dict[str, nn.Module]:
         """The fusion models that encode each modality separately (``EncodeThenPredict``)."""
         return {
             name: model
             for name, model in self.models.items()
-            if self.families.get(name) == "fusion" and isinstance(model, EncodeThenPredict)
+            if is_encoding_fusion(self.families.get(name), model)
         }
+
+    def per_model_result(self, analysis: str, name: str, settings: AnalysisSettings) -> Any:
+        """One model's result of a per-model analysis: computed with its run, or here."""
+        found = self.per_model.get(name, {})
+        if analysis in found:
+            return found[analysis]
+        return PER_MODEL[analysis](self.models[name], self.test, settings)
 
     def analysed_model(self, baseline: str) -> str | None:
         """The best fusion model other than the baseline (the baseline if it is the only one)."""
@@ -121,6 +131,11 @@ class AnalysisInput:
             return None
         sign = 1.0 if self.higher_is_better else -1.0
         return max(candidates, key=lambda k: sign * self.scores[k])
+
+
+def is_encoding_fusion(family: str | None, model: nn.Module) -> bool:
+    """Whether EMAP applies: a fusion model that encodes each modality separately."""
+    return family == "fusion" and isinstance(model, EncodeThenPredict)
 
 
 @dataclass
@@ -148,17 +163,27 @@ def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScore
         return None
     metric = settings.metric_of(inputs.test.task)
     result = EmapScores(metric.name, metric.higher_is_better)
-    for name, model in models.items():
-        if not finite_outputs(model, inputs.test):
+    for name in models:
+        scores = inputs.per_model_result("emap", name, settings)
+        if scores is None:
             result.not_finite.append(name)
-            continue
-        outcome = emap(
-            model, inputs.test, n_draws=settings.emap_draws, seed=settings.seed, metric=metric.name
-        )
-        result.models[name] = {"model": outcome.model_score, "emap": outcome.emap_score}
+        else:
+            result.models[name] = scores
     if not result.models:
         return Skipped(f"the outputs of {', '.join(result.not_finite)} hold NaN or infinite values")
     return result
+
+
+def emap_scores(
+    model: nn.Module, test: MultimodalDataset, settings: AnalysisSettings
+) -> dict[str, float] | None:
+    """One fusion model's test score and that of its EMAP (None if its outputs are not
+    finite)."""
+    if not finite_outputs(model, test):
+        return None
+    metric = settings.metric_of(test.task)
+    outcome = emap(model, test, n_draws=settings.emap_draws, seed=settings.seed, metric=metric.name)
+    return {"model": outcome.model_score, "emap": outcome.emap_score}
 
 
 def finite_outputs(model: nn.Module, data: MultimodalDataset) -> bool:
@@ -464,17 +489,30 @@ def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> Subset
     )
     table = SubsetTable(metric.name, metric.higher_is_better, [" + ".join(c) for c in chosen])
     table.note = note
-    views = [keep_only(test, c) for c in chosen]
-    for name, model in inputs.models.items():
-        used = set(getattr(model, "modalities", test.modality_names))
-        table.scores[name] = [
-            float(metric.compute(predict_outputs(model, view).double(), view.targets))
-            if used & set(subset)
-            else None
-            for subset, view in zip(chosen, views, strict=True)
-        ]
+    for name in inputs.models:
+        table.scores[name] = inputs.per_model_result("missing_subsets", name, settings)
         table.strategies[name] = inputs.strategies.get(name, "")
     return table
+
+
+def subset_scores(
+    model: nn.Module, test: MultimodalDataset, settings: AnalysisSettings
+) -> list[float | None] | None:
+    """One model's test score with only each subset of the modalities present (None where it
+    uses none of them), in the order of ``subsets``; None for data of one modality."""
+    if len(test.modality_names) < 2:
+        return None
+    metric = settings.metric_of(test.task)
+    used = set(getattr(model, "modalities", test.modality_names))
+    scores: list[float | None] = []
+    for subset in subsets(test.modality_names, settings.max_subsets):
+        if used & set(subset):
+            view = keep_only(test, subset)
+            outputs = predict_outputs(model, view).double()
+            scores.append(float(metric.compute(outputs, view.targets)))
+        else:
+            scores.append(None)
+    return scores
 
 
 def figure_subsets(result: SubsetTable) -> bytes:
@@ -663,6 +701,23 @@ ANALYSES: dict[str, Analysis] = {
         ),
     )
 }
+
+
+PER_MODEL: dict[str, Callable[[nn.Module, MultimodalDataset, AnalysisSettings], Any]] = {
+    "emap": emap_scores,
+    "missing_subsets": subset_scores,
+}
+"""The parts of analyses that look at one model at a time, by analysis name: the benchmark
+computes them with each first-seed run, in the worker that trained the model."""
+
+
+def model_analyses(
+    family: str, model: nn.Module, test: MultimodalDataset, settings: AnalysisSettings
+) -> dict[str, Any]:
+    """The per-model results (see :data:`PER_MODEL`) that apply to a trained model of
+    ``family``, by analysis name."""
+    names = [n for n in PER_MODEL if n != "emap" or is_encoding_fusion(family, model)]
+    return {name: PER_MODEL[name](model, test, settings) for name in names}
 
 
 def run_analyses(inputs: AnalysisInput, settings: AnalysisSettings | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from intermodal.bench.analyses import AnalysisSettings, model_analyses
 from intermodal.bench.registry import Job
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import hide_at_random
@@ -26,33 +27,41 @@ from intermodal.training.context import RunContext
 
 @dataclass(frozen=True)
 class Task:
-    """One run: ``job`` trained with ``context`` (its seed draws the split)."""
+    """One run: ``job`` trained with ``context`` (its seed draws the split); with ``analyse``,
+    the report's per-model analyses of the trained model follow in the same process."""
 
     job: Job
     context: RunContext
     sentiment: bool = False
     train_missing: float = 0.0
+    analyse: AnalysisSettings | None = None
 
     @property
     def label(self) -> str:
         return f"{self.job.name} s{self.context.seed}"
 
 
-Outcome = tuple[Task, dict[str, Any], nn.Module, Tensor]
-"""A finished run: its task, its result row, its trained model and its test outputs."""
+Result = tuple[dict[str, Any], nn.Module, Tensor, dict[str, Any]]
+"""What a run gives: its result row, its trained model, its test outputs and the per-model
+analyses of its model (empty unless the task asks for them)."""
+Outcome = tuple[Task, dict[str, Any], nn.Module, Tensor, dict[str, Any]]
+"""A finished run: its task and its :data:`Result`."""
 
 
-def run_task(
-    dataset: MultimodalDataset, task: Task, splits: dict[int, DataSplits]
-) -> tuple[dict[str, Any], nn.Module, Tensor]:
-    """Train and test one run (see :func:`intermodal.bench.runner.run_job`); ``splits`` caches
-    the standardized split of each seed."""
+def run_task(dataset: MultimodalDataset, task: Task, splits: dict[int, DataSplits]) -> Result:
+    """Train and test one run (see :func:`intermodal.bench.runner.run_job`), then, with
+    ``task.analyse``, analyse its model (see :func:`intermodal.bench.analyses.model_analyses`);
+    ``splits`` caches the standardized split of each seed."""
     from intermodal.bench.runner import run_job
 
     seed = task.context.seed
     if seed not in splits:
         splits[seed] = prepare_splits(dataset, seed, task.train_missing)
-    return run_job(task.job, splits[seed], task.context, task.sentiment)
+    row, model, outputs = run_job(task.job, splits[seed], task.context, task.sentiment)
+    analysed = {}
+    if task.analyse is not None:
+        analysed = model_analyses(task.job.family, model, splits[seed].test, task.analyse)
+    return row, model, outputs, analysed
 
 
 def prepare_splits(dataset: MultimodalDataset, seed: int, train_missing: float = 0.0) -> DataSplits:
@@ -77,7 +86,7 @@ def _worker_init(dataset: MultimodalDataset, threads: int) -> None:
     _WORKER.update(dataset=dataset, splits={})
 
 
-def _worker_run(task: Task) -> tuple[dict[str, Any], nn.Module, Tensor]:
+def _worker_run(task: Task) -> Result:
     return run_task(_WORKER["dataset"], task, _WORKER["splits"])
 
 
@@ -137,7 +146,7 @@ def run_processes(
         initializer=_worker_init,
         initargs=(dataset, threads),
     )
-    pending: dict[Future[tuple[dict[str, Any], nn.Module, Tensor]], Task] = {}
+    pending: dict[Future[Result], Task] = {}
     queue = list(tasks)
     seconds: dict[str, float] = {}
     failure: BaseException | None = None
@@ -226,9 +235,7 @@ def run_ray(
             ray.shutdown()
 
 
-def _ray_run(
-    dataset: MultimodalDataset, task: Task, threads: int
-) -> tuple[dict[str, Any], nn.Module, Tensor]:
+def _ray_run(dataset: MultimodalDataset, task: Task, threads: int) -> Result:
     import torch
 
     torch.set_num_threads(threads)

@@ -230,7 +230,8 @@ def run_benchmark(
             resume policy); with neither, nothing is written.
 
     With ``config.report``, the analysis suite runs on the first seed's models (see
-    :mod:`intermodal.bench.analyses`).
+    :mod:`intermodal.bench.analyses`); its per-model parts (EMAP, the subset table) run with each
+    first-seed run, in parallel where the runs are.
     """
     config = (config or BenchConfig()).with_(**settings)
     if config.modalities:
@@ -261,15 +262,23 @@ def run_benchmark(
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     outputs: dict[tuple[str, int], Tensor] = {}
     models: dict[str, nn.Module] = {}
+    per_model: dict[str, dict[str, Any]] = {}
     tasks = []
     seeds = list(range(config.seed, config.seed + config.seeds))
     first = seeds[0]
+    analyse = analysis_settings if config.report else None
     for seed in seeds:
         for job in jobs:
             saved = folder.finished(job.name, seed) if folder else None
             if saved is None:
                 tasks.append(
-                    Task(job, config.context(seed), config.sentiment, config.train_missing)
+                    Task(
+                        job,
+                        config.context(seed),
+                        config.sentiment,
+                        config.train_missing,
+                        analyse if seed == first else None,
+                    )
                 )
                 continue
             rows[job.name, seed], outputs[job.name, seed] = saved
@@ -291,13 +300,13 @@ def run_benchmark(
         finished = execute(
             dataset, tasks, workers=workers, threads=config.context().threads, running=show
         )
-        for task, row, model, test_outputs in finished:
+        for task, row, model, test_outputs, analysed in finished:
             key = (task.job.name, task.context.seed)
             rows[key], outputs[key] = row, test_outputs
             if folder is not None:
                 folder.save_run(row, test_outputs)
             if task.context.seed == first:
-                models[task.job.name] = model
+                models[task.job.name], per_model[task.job.name] = model, analysed
                 if folder is not None:
                     folder.save_model(task.job.name, model)
             bar.update()
@@ -330,6 +339,7 @@ def run_benchmark(
             strategies={
                 str(row["method"]): str(row["missing"]) for _, row in first_runs.iterrows()
             },
+            per_model=per_model,
         )
         try:
             analysis = run_analyses(inputs, analysis_settings)
