@@ -26,6 +26,10 @@ from intermodal.metrics import PRIMARY, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
 
 Function = Callable[[dict[str, Tensor]], Tensor]
+CPU_BATCH = 512
+"""Combinations per call of a model on the CPU: larger batches of fused features leave the
+caches (TFN's 15,625 entries per combination are 32 MB at 512, 512 MB at 8,192) and were measured
+slower in total over the benchmark's fusion models (``benchmarks/emap_speed.py``)."""
 
 
 def emap_projection(grid: np.ndarray | Tensor) -> np.ndarray | Tensor:
@@ -173,7 +177,7 @@ def emap(
     data: MultimodalDataset,
     exact_limit: int = 2_000_000,
     n_draws: int = 256,
-    batch_size: int = 8192,
+    batch_size: int | None = None,
     seed: int = 0,
     metric: str | None = None,
 ) -> EmapResult:
@@ -184,9 +188,10 @@ def emap(
     primary metric, see ``intermodal.metrics.PRIMARY``).
 
     A model that ``EncodeThenPredict`` (``FusionClassifier``) has each modality encoded once;
-    only fusion and head run on the N^M combinations, ``batch_size`` at a time. Other models are
-    evaluated on combinations of raw inputs. Modalities the model does not use are ignored. The
-    model's mode is restored afterwards.
+    only fusion and head run on the N^M combinations, ``batch_size`` at a time (default:
+    :data:`CPU_BATCH` on the CPU, 8,192 on an accelerator). Other models are evaluated on
+    combinations of raw inputs. Modalities the model does not use are ignored. The model's mode
+    is restored afterwards.
     """
     info = metric_info(data.task, metric or PRIMARY[data.task])
     was_training = model.training
@@ -195,6 +200,8 @@ def emap(
         names = list(getattr(model, "modalities", data.modality_names))
         inputs = {k: data.modalities[k] for k in names}
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        if batch_size is None:
+            batch_size = CPU_BATCH if device.type == "cpu" else 8192
         if isinstance(model, EncodeThenPredict):
             coder = model
             points = {
