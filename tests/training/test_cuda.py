@@ -47,7 +47,9 @@ def test_a_gpu_run_follows_the_cpu_run_of_the_same_seed() -> None:
     splits = standardize(stratified_split(blobs(n_per_class=50), seed=0))
     settings = {"max_epochs": 20, "patience": 20, "batch_size": 16, "seed": 1}
     cpu = fit(model(0.0), splits, accelerator="cpu", **settings)
+    torch.cuda.reset_peak_memory_stats()
     gpu = fit(model(0.0), splits, accelerator="gpu", **settings)
+    assert torch.cuda.max_memory_allocated() > 0  # it trained on the GPU, not silently on the CPU
     for a, b in zip(cpu.history, gpu.history, strict=True):
         for key in ("train_loss", "val_loss", "val_accuracy"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), key
