@@ -23,7 +23,7 @@ import time
 import torch
 
 from intermodal.analysis import emap
-from intermodal.analysis.emap import CPU_BATCH, additive_projection
+from intermodal.analysis.emap import ACCELERATOR_BATCH, CPU_BATCH, additive_projection
 from intermodal.bench import METHODS, resolve_methods
 from intermodal.data import MultimodalDataset, load_mfeat, split_dataset, standardize
 from intermodal.encoders import MLP, CNNEncoder
@@ -36,8 +36,11 @@ def batches(methods: str) -> None:
     """EMAP of each fusion model at ``CPU_BATCH`` and at 8,192 combinations per call."""
     splits = standardize(split_dataset(load_mfeat(), seed=0))
     jobs, _ = resolve_methods(methods, splits.train)
-    totals = {CPU_BATCH: 0.0, 8192: 0.0}
-    print(f"{'method':<16}{CPU_BATCH:>10}{8192:>10}   seconds per EMAP, 8,192 / {CPU_BATCH}")
+    totals = {CPU_BATCH: 0.0, ACCELERATOR_BATCH: 0.0}
+    print(
+        f"{'method':<16}{CPU_BATCH:>10}{ACCELERATOR_BATCH:>10}   "
+        f"seconds per EMAP, {ACCELERATOR_BATCH} / {CPU_BATCH}"
+    )
     for job in jobs:
         if job.family != "fusion" or job.name.startswith("unimodal"):
             continue
@@ -51,9 +54,9 @@ def batches(methods: str) -> None:
                 times.append(time.perf_counter() - start)
             seconds[size] = min(times)
             totals[size] += seconds[size]
-        small, large = seconds[CPU_BATCH], seconds[8192]
+        small, large = seconds[CPU_BATCH], seconds[ACCELERATOR_BATCH]
         print(f"{job.name:<16}{small:10.2f}{large:10.2f}   {large / small:5.2f}x")
-    small, large = totals[CPU_BATCH], totals[8192]
+    small, large = totals[CPU_BATCH], totals[ACCELERATOR_BATCH]
     print(f"{'total':<16}{small:10.2f}{large:10.2f}   {large / small:5.2f}x")
 
 

@@ -30,6 +30,8 @@ CPU_BATCH = 512
 """Combinations per call of a model on the CPU: larger batches of fused features leave the
 caches (TFN's 15,625 entries per combination are 32 MB at 512, 512 MB at 8,192) and were measured
 slower in total over the benchmark's fusion models (``benchmarks/emap_speed.py``)."""
+ACCELERATOR_BATCH = 8192
+"""Combinations per call of a model on a GPU or other accelerator."""
 
 
 def emap_projection(grid: np.ndarray | Tensor) -> np.ndarray | Tensor:
@@ -189,9 +191,9 @@ def emap(
 
     A model that ``EncodeThenPredict`` (``FusionClassifier``) has each modality encoded once;
     only fusion and head run on the N^M combinations, ``batch_size`` at a time (default:
-    :data:`CPU_BATCH` on the CPU, 8,192 on an accelerator). Other models are evaluated on
-    combinations of raw inputs. Modalities the model does not use are ignored. The model's mode
-    is restored afterwards.
+    :data:`CPU_BATCH` on the CPU, :data:`ACCELERATOR_BATCH` on an accelerator). Other models are
+    evaluated on combinations of raw inputs. Modalities the model does not use are ignored. The
+    model's mode is restored afterwards.
     """
     info = metric_info(data.task, metric or PRIMARY[data.task])
     was_training = model.training
@@ -201,7 +203,7 @@ def emap(
         inputs = {k: data.modalities[k] for k in names}
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         if batch_size is None:
-            batch_size = CPU_BATCH if device.type == "cpu" else 8192
+            batch_size = CPU_BATCH if device.type == "cpu" else ACCELERATOR_BATCH
         if isinstance(model, EncodeThenPredict):
             coder = model
             points = {
