@@ -8,6 +8,7 @@ import pickle
 
 import optuna
 import pytest
+import yaml
 
 from intermodal.errors import UnknownNameError
 from intermodal.training import RunContext
@@ -168,6 +169,14 @@ def test_override_ranges_fixed_values_and_options() -> None:
     assert s["width"] == Choice((16, 64), 64)
     assert s["combine"] == Choice(("max",), "max", stackable=True)
     assert list(s) == list(space())  # the order is kept
+
+
+def test_override_reads_numbers_that_yaml_leaves_as_text() -> None:
+    document = yaml.safe_load("lmf: {lr: [1e-5, 1e-3], dropout: 5e-2}")
+    assert document["lmf"]["lr"] == ["1e-5", "1e-3"]  # YAML 1.1 needs a dot for a float
+    s = override_spaces(document, {"lmf": space()})["lmf"]
+    assert s["lr"] == Float(1e-5, 1e-3, 1e-3, log=True)
+    assert s["dropout"] == Choice((0.05,), 0.05, stackable=True)
 
 
 def test_override_spaces_leaves_other_methods_alone() -> None:

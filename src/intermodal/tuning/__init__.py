@@ -13,7 +13,8 @@ The protocol a benchmark follows:
 2. **Equal budget.** Every method, baselines and unimodal models included, gets the same number
    of trials. Trial 0 is the method's defaults (today's setting); Optuna's seeded TPE sampler
    proposes the rest, in rounds whose trials with equal architectural settings train together.
-   A trial whose validation curve falls below the median of the finished ones is pruned. A
+   A hopeless trial is pruned: one whose first-fold validation curve is, after a warm-up of
+   ``patience`` epochs, below the lower quartile of the finished trials' curves. A
    discrete space with fewer settings than the budget is tried exhaustively and says so.
 3. **Robust choice.** The defaults are kept unless the best trial beats them by more than one
    standard error of the paired difference (over folds, or over validation samples for one

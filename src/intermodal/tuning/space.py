@@ -269,6 +269,18 @@ def apply_params(context: RunContext, params: Mapping[str, Any]) -> RunContext:
 # Overrides from YAML
 
 
+def _parse_float(value: Any) -> Any:
+    """``value`` with numbers written as text (``"1e-4"``) read as floats, in lists too."""
+    if isinstance(value, list):
+        return [_parse_float(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _override_one(method: str, name: str, param: Param, spec: Any) -> Param:
     """``param`` changed by a user's ``spec``: a scalar fixes it, ``[low, high]`` sets a
     numeric range, a list sets a choice's options, and a mapping may give ``low``, ``high``,
@@ -293,6 +305,8 @@ def _override_one(method: str, name: str, param: Param, spec: Any) -> Param:
             )
     else:
         given = {"options": [spec], "default": spec}
+    if isinstance(param, Float):  # YAML reads 1e-4 (no dot) as a string
+        given = {key: _parse_float(value) for key, value in given.items()}
     try:
         if "options" in given:
             if set(given) - {"options", "default"}:
