@@ -103,6 +103,18 @@ def test_each_fold_is_standardized_on_its_own_training_part() -> None:
         assert not np.allclose(fold.test.modalities["a"].numpy().mean(axis=0), 0, atol=1e-3)
 
 
+def test_raw_folds_hold_the_same_samples_unstandardized() -> None:
+    data = labelled([20, 20])
+    raw = cv_splits(data, 3, seed=0, standardized=False)
+    for fold, scaled in zip(raw, cv_splits(data, 3, seed=0), strict=True):
+        for part, other in zip(fold, scaled, strict=True):
+            assert rows(part).tolist() == rows(other).tolist()
+            index = rows(part)
+            assert np.array_equal(part.modalities["a"].numpy(), data.modalities["a"][index])
+    inner = tuning_splits(raw[0], seed=0)  # tuning inside one outer fold: its test unread
+    assert not set(rows(raw[0].test)) & set(np.concatenate([rows(f.test) for f in inner]))
+
+
 def test_same_seed_same_folds() -> None:
     data = labelled([20, 20])
     first = [rows(f.test).tolist() for f in cv_splits(data, 3, seed=4)]

@@ -22,6 +22,10 @@ The protocol a benchmark follows:
 4. **Train the chosen setting on every seed** (``result.context(seed_context)``); the test part
    is evaluated once per (method, seed).
 
+Under a K-fold outer protocol (:func:`cv_splits`: each sample tested once per seed, an inner
+validation part in each fold for early stopping), tuning reads the first seed's first outer
+fold: ``tuning_splits(cv_splits(data, K, seed, standardized=False)[0], seed)``.
+
 The same seed gives the same trials and the same choice.
 """
 

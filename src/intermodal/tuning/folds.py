@@ -166,11 +166,16 @@ def inner_holdout(
 
 
 def cv_splits(
-    dataset: MultimodalDataset, k: int, seed: int = 0, inner_val: float = INNER_VAL
+    dataset: MultimodalDataset,
+    k: int,
+    seed: int = 0,
+    inner_val: float = INNER_VAL,
+    standardized: bool = True,
 ) -> list[DataSplits]:
-    """``k`` folds of ``dataset`` as standardized ``(train, val, test)`` splits: fold i holds
-    out ``test`` (:func:`fold_indices`), draws ``val`` from the rest (:func:`inner_holdout`)
-    and standardizes all three on its ``train`` part only.
+    """``k`` folds of ``dataset`` as ``(train, val, test)`` splits: fold i holds out ``test``
+    (:func:`fold_indices`), draws ``val`` from the rest (:func:`inner_holdout`) and, with
+    ``standardized``, standardizes all three on its ``train`` part only (without, the raw
+    values, e.g. to tune on one outer fold with :func:`tuning_splits`).
 
     Raises:
         ValueError: ``k`` below 2, a class with fewer than ``k`` samples, fewer than ``k``
@@ -180,7 +185,8 @@ def cv_splits(
     for held in fold_indices(dataset, k, seed):
         rest = np.setdiff1d(np.arange(len(dataset)), held)
         train, val = inner_holdout(dataset.subset(rest), inner_val, seed)
-        folds.append(standardize(DataSplits(train, val, dataset.subset(held))))
+        fold = DataSplits(train, val, dataset.subset(held))
+        folds.append(standardize(fold) if standardized else fold)
     return folds
 
 
