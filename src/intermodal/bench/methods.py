@@ -3,12 +3,19 @@
 Every fusion method uses the same default encoders (``FEATURE_DIM`` features per modality) and a
 linear head from ``FUSED_DIM`` features to the outputs, so that methods differ only in fusion.
 Builders are module-level functions (or partials of them) so that worker processes can run them.
+
+Each method declares its search space beside its builder (:func:`encoder_space` for the part
+most share: AdamW's learning rate and weight decay, the encoders' dropout and width), and the
+builder reads every setting with ``context.param(name, default)``, so a context without params
+builds the default model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from torch import nn
 
@@ -21,6 +28,7 @@ from intermodal.fusion import CrossModalAttentionFusion, VeryEarlyFusion
 from intermodal.fusion.registry import FusionSpec, on_fusion_registered
 from intermodal.models import FusionClassifier, ProbeClassifier, UnimodalClassifier
 from intermodal.training.context import RunContext
+from intermodal.tuning.space import Choice, Float, Int, Param, SearchSpace, training_space
 
 FEATURE_DIM = 64
 """Size of each modality's encoded features in the built-in methods."""
@@ -32,16 +40,52 @@ TOKENS = 8
 """Tokens per modality for cross-modal attention on vector data."""
 SEARCH_TRIALS = 4
 """Configurations the ``search`` method trains (each for at most a fifth of the epochs)."""
+DROPOUT = 0.1
+"""Dropout of the default vector and text encoders."""
+WIDTHS = (32, 64, 128)
+"""Encoder widths a search may choose (``FEATURE_DIM`` the default)."""
 
 
-def encoders(dataset: MultimodalDataset, dim: int = FEATURE_DIM) -> dict[str, nn.Module]:
+def encoder_space(*, width: bool = True, dropout: bool = True, **own: Param) -> SearchSpace:
+    """The search space most methods share, plus a method's ``own`` settings: ``lr``
+    (log-uniform 1e-4 .. 1e-2, default 1e-3), ``weight_decay`` (log-uniform 1e-6 .. 1e-2,
+    default 1e-4), the encoders' ``dropout`` (0 .. 0.5, default 0.1; vector and text encoders)
+    and their ``width`` (features per modality, one of ``WIDTHS``, default ``FEATURE_DIM``)."""
+    shared: dict[str, Param] = {}
+    if dropout:
+        shared["dropout"] = Float(0.0, 0.5, DROPOUT)
+    if width:
+        shared["width"] = Choice(WIDTHS, FEATURE_DIM)
+    return training_space() | SearchSpace(shared) | SearchSpace(own)
+
+
+def width(context: RunContext) -> int:
+    """The encoders' output size of the context (``FEATURE_DIM`` by default)."""
+    return int(context.param("width", FEATURE_DIM))
+
+
+def encoders(
+    dataset: MultimodalDataset, dim: int = FEATURE_DIM, dropout: float = DROPOUT
+) -> dict[str, nn.Module]:
     """The default encoder of every modality, each to ``dim`` features."""
     return {
         key: default_encoder(
-            dataset.kinds[key], dataset.shapes[key], dim, data=dataset.modalities[key]
+            dataset.kinds[key],
+            dataset.shapes[key],
+            dim,
+            dropout=dropout,
+            data=dataset.modalities[key],
         )
         for key in dataset.modality_names
     }
+
+
+def context_encoders(
+    dataset: MultimodalDataset, context: RunContext, dim: int | None = None
+) -> dict[str, nn.Module]:
+    """The default encoders with the context's ``width`` (or ``dim``) and ``dropout``."""
+    dim = width(context) if dim is None else dim
+    return encoders(dataset, dim, float(context.param("dropout", DROPOUT)))
 
 
 def head(dataset: MultimodalDataset, input_dim: int = FUSED_DIM) -> nn.Module:
@@ -77,11 +121,17 @@ def signals_only(dataset: MultimodalDataset) -> str | None:
 
 
 @register_method(
-    "unimodal", "unimodal", "one modality: its encoder and a linear head", per_modality=True
+    "unimodal",
+    "unimodal",
+    "one modality: its encoder and a linear head",
+    per_modality=True,
+    space=encoder_space(),
 )
 def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     (key,) = dataset.modality_names
-    return UnimodalClassifier(key, encoders(dataset)[key], head(dataset, FEATURE_DIM))
+    return UnimodalClassifier(
+        key, context_encoders(dataset, context)[key], head(dataset, width(context))
+    )
 
 
 def fusion_model(
@@ -96,58 +146,92 @@ def fusion_model(
     )
 
 
+RANK = Int(2, 16, 4, log=True)
+"""The rank of LMF and PTP (default 4, the registry's)."""
+FUSION_OPTIONS: dict[str, tuple[str, ...]] = {"lmf": ("rank",), "ptp": ("order", "rank")}
+"""Constructor options of a fusion that its benchmark method takes from the context."""
+
+
+def fusion_options(spec: FusionSpec, context: RunContext) -> FusionSpec:
+    """``spec`` with the options of :data:`FUSION_OPTIONS` read from the context's params."""
+    names = FUSION_OPTIONS.get(spec.name, ())
+    options = {name: context.param(name, spec.options[name]) for name in names}
+    if not options:
+        return spec
+    return replace(spec, options={**spec.options, **options})
+
+
 def build_fusion(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     """The default encoders, the fusion of ``spec`` and a linear head (none for a fusion that
-    outputs predictions itself; the head reads ``FEATURE_DIM`` features from a fusion that keeps
+    outputs predictions itself; the head reads the encoders' features from a fusion that keeps
     its inputs' size)."""
-    dims = dict.fromkeys(dataset.modality_names, FEATURE_DIM)
+    spec = fusion_options(spec, context)
+    dim = width(context)
+    dims = dict.fromkeys(dataset.modality_names, dim)
     if spec.outputs:
         fusion = spec.build(dims, dataset.output_dim, dataset.task)
-        return fusion_model(encoders(dataset), fusion, None, context)
-    size = FEATURE_DIM if spec.keeps_size else FUSED_DIM
-    return fusion_model(encoders(dataset), spec.build(dims, size), head(dataset, size), context)
+        return fusion_model(context_encoders(dataset, context), fusion, None, context)
+    size = dim if spec.keeps_size else FUSED_DIM
+    return fusion_model(
+        context_encoders(dataset, context), spec.build(dims, size), head(dataset, size), context
+    )
 
 
 def build_tfn(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
-    """TFN with encoders shrunk so that the fused tensor has at most ``TFN_MAX_FUSED``
-    entries."""
+    """TFN with encoders of the context's width, shrunk so that the fused tensor has at most
+    ``TFN_MAX_FUSED`` entries."""
     count = len(dataset.modality_names)
-    dim = min(FEATURE_DIM, round(TFN_MAX_FUSED ** (1 / count)) - 1)
+    dim = min(width(context), round(TFN_MAX_FUSED ** (1 / count)) - 1)
     while (dim + 1) ** count > TFN_MAX_FUSED:
         dim -= 1
     dims = dict.fromkeys(dataset.modality_names, dim)
-    return fusion_model(encoders(dataset, dim), spec.build(dims, FUSED_DIM), head(dataset), context)
+    return fusion_model(
+        context_encoders(dataset, context, dim), spec.build(dims, FUSED_DIM), head(dataset), context
+    )
+
+
+ATTENTION_SPACE = encoder_space(
+    dropout=False, heads=Choice((1, 2, 4), 2), model_dim=Choice((16, 32, 64), 16)
+)
+"""Cross-modal attention's settings: its token encoders have no dropout."""
 
 
 def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     """Cross-modal attention over ``TOKENS`` learned tokens per vector modality (sequences
-    attend over their encoded steps)."""
-    token_dim = FEATURE_DIM // TOKENS
+    attend over their encoded steps), with the context's ``heads`` (default 2) and
+    ``model_dim`` (default 16)."""
+    dim = width(context)
+    token_dim = dim // TOKENS
     tokenizers: dict[str, nn.Module] = {}
     dims = {}
     for key in dataset.modality_names:
         if dataset.kinds[key] == "vector":
-            tokenizers[key] = TokenEncoder(
-                dataset.shapes[key][0], TOKENS, token_dim, (FEATURE_DIM,)
-            )
+            tokenizers[key] = TokenEncoder(dataset.shapes[key][0], TOKENS, token_dim, (dim,))
             dims[key] = token_dim
         else:
-            tokenizers[key] = default_encoder(dataset.kinds[key], dataset.shapes[key], FEATURE_DIM)
-            dims[key] = FEATURE_DIM
-    fusion = CrossModalAttentionFusion(dims, FUSED_DIM, model_dim=16, num_heads=2)
+            tokenizers[key] = default_encoder(dataset.kinds[key], dataset.shapes[key], dim)
+            dims[key] = dim
+    fusion = CrossModalAttentionFusion(
+        dims,
+        FUSED_DIM,
+        model_dim=int(context.param("model_dim", 16)),
+        num_heads=int(context.param("heads", 2)),
+    )
     return fusion_model(tokenizers, fusion, head(dataset), context)
 
 
 def build_very_early(
     spec: FusionSpec, dataset: MultimodalDataset, context: RunContext
 ) -> nn.Module:
-    """Raw features as 1-D signals on a common grid and one shared encoder."""
+    """Raw features as 1-D signals on a common grid and one shared encoder of the context's
+    ``hidden`` channels (default 32)."""
     channels = {
         key: 1 if dataset.kinds[key] == "vector" else dataset.shapes[key][-1]
         for key in dataset.modality_names
     }
     raw = {key: RawInput() for key in dataset.modality_names}
-    fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=32)
+    hidden = int(context.param("hidden", 32))
+    fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=hidden)
     if context.missing in ("mean", "learned"):  # a raw signal has no feature vector to stand in
         context = context.with_(missing="zero")
     return fusion_model(raw, fusion, head(dataset), context)
@@ -160,25 +244,39 @@ CUSTOM_BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 """Fusions whose benchmark models need more than the default encoders."""
 APPLIES: dict[str, Callable[[MultimodalDataset], str | None]] = {"very-early": signals_only}
+FUSION_SPACES: dict[str, SearchSpace] = {
+    "lmf": encoder_space(rank=RANK),
+    "ptp": encoder_space(rank=RANK, order=Int(2, 3, 2)),
+    "attention": ATTENTION_SPACE,
+    "very-early": encoder_space(width=False, dropout=False, hidden=Choice((16, 32, 64), 32)),
+}
+"""Search spaces of fusions with settings of their own (every other fusion:
+:func:`encoder_space`)."""
 
 
 def register_fusion_method(spec: FusionSpec) -> None:
     """Make a fusion of :data:`~intermodal.fusion.registry.FUSIONS` a benchmark method."""
     build = partial(CUSTOM_BUILDERS.get(spec.name, build_fusion), spec)
     applies = APPLIES.get(spec.name, exactly_two if spec.two_modal else at_least_two)
-    register_method(spec.name, "fusion", spec.description, applies=applies)(build)
+    space = FUSION_SPACES.get(spec.name) or encoder_space()
+    register_method(spec.name, "fusion", spec.description, applies=applies, space=space)(build)
 
 
 on_fusion_registered(register_fusion_method)
 
 
+COORDINATED_DIM = 10
+"""Dimensions of a coordinated space (at most the smallest vector modality's size)."""
+
+
 def build_coordinated(method: str, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
-    """Embeddings of two views fitted on a holdout split of the training data (drawn with the
-    context's seed, trained with its budget), frozen, and a linear probe on both."""
+    """Embeddings of two views (the context's ``dim``, default 10, at most the smallest vector
+    modality's size) fitted on a holdout split of the training data (drawn with the context's
+    seed, trained with its budget), frozen, and a linear probe on both."""
     from intermodal.bench.align import fit_coordinated  # trains, so imported when needed
 
     vectors = [s[0] for k, s in dataset.shapes.items() if dataset.kinds[k] == "vector"]
-    dim = min([10, *vectors])
+    dim = min([int(context.param("dim", COORDINATED_DIM)), *vectors])
     train, val = holdout_split(dataset, size=0.2, seed=context.seed)
     tower = fit_coordinated(method, DataSplits(train, val, val), context, dim=dim)
     return ProbeClassifier(tower, MLP(2 * dim, dataset.output_dim))
@@ -191,7 +289,21 @@ for _method in ("cca", "dcca", "clip"):
         f"{_method.upper()} embeddings of two views (up to 10-d, fitted on a holdout of the "
         "training data) and a linear probe on both",
         applies=two_vectors if _method == "cca" else exactly_two,
+        space=training_space() | SearchSpace(dim=Int(2, 32, COORDINATED_DIM, log=True)),
     )(partial(build_coordinated, _method))
+
+
+def _settings(context: RunContext, space: SearchSpace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The context's values of ``names`` (each defaulting to its default in ``space``)."""
+    return {name: context.param(name, space[name].default) for name in names}
+
+
+MFM_OWN = ("shared_dim", "reconstruction_weight", "prior_weight")
+MFM_SPACE = encoder_space(
+    shared_dim=Choice((16, 32, 64), 32),
+    reconstruction_weight=Float(0.1, 10.0, 1.0, log=True),
+    prior_weight=Float(0.01, 1.0, 0.1, log=True),
+)
 
 
 @register_method(
@@ -199,11 +311,25 @@ for _method in ("cca", "dcca", "clip"):
     "fission",
     "factorized multimodal model (Tsai 2019): shared factor + private factors; head on shared",
     applies=at_least_two,
+    space=MFM_SPACE,
 )
 def build_mfm(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     from intermodal.bench.transfer import build_factorized
 
-    return build_factorized(dataset)
+    return build_factorized(
+        dataset,
+        feature_dim=width(context),
+        dropout=float(context.param("dropout", DROPOUT)),
+        **_settings(context, MFM_SPACE, MFM_OWN),
+    )
+
+
+SHARED_PRIVATE_OWN = ("code_dim", "similarity_weight", "difference_weight")
+SHARED_PRIVATE_SPACE = encoder_space(
+    code_dim=Choice((16, 32, 64), 32),
+    similarity_weight=Float(0.1, 10.0, 1.0, log=True),
+    difference_weight=Float(0.03, 3.0, 0.3, log=True),
+)
 
 
 @register_method(
@@ -211,14 +337,23 @@ def build_mfm(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     "fission",
     "shared and private encoders with similarity and orthogonality losses",
     applies=at_least_two,
+    space=SHARED_PRIVATE_SPACE,
 )
 def build_shared_private(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     return SharedPrivateModel(
-        encoders(dataset),
-        dict.fromkeys(dataset.modality_names, FEATURE_DIM),
+        context_encoders(dataset, context),
+        dict.fromkeys(dataset.modality_names, width(context)),
         dataset.output_dim,
         task=dataset.task,
+        **_settings(context, SHARED_PRIVATE_SPACE, SHARED_PRIVATE_OWN),
     )
+
+
+AUTOENCODER_OWN = ("shared_dim", "alignment_weight")
+AUTOENCODER_SPACE = encoder_space(
+    shared_dim=Choice((32, 64, 128), 64),
+    alignment_weight=Float(0.1, 10.0, 1.0, log=True),
+)
 
 
 @register_method(
@@ -226,11 +361,18 @@ def build_shared_private(dataset: MultimodalDataset, context: RunContext) -> nn.
     "fission",
     "bimodal autoencoder (Ngiam 2011) trained with a head on its shared code",
     applies=exactly_two,
+    space=AUTOENCODER_SPACE,
 )
 def build_bimodal_autoencoder(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     from intermodal.bench.transfer import build_autoencoder
 
-    return build_autoencoder(dataset, predict=True)
+    return build_autoencoder(
+        dataset,
+        predict=True,
+        feature_dim=width(context),
+        dropout=float(context.param("dropout", DROPOUT)),
+        **_settings(context, AUTOENCODER_SPACE, AUTOENCODER_OWN),
+    )
 
 
 @register_method(
@@ -239,6 +381,7 @@ def build_bimodal_autoencoder(dataset: MultimodalDataset, context: RunContext) -
     f"architecture search (MFAS-style random search, {SEARCH_TRIALS} trials) on a holdout of the "
     "training data",
     applies=vectors_only,
+    space=training_space(),
 )
 def build_search(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     from intermodal.search import FusionSearch

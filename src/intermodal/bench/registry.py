@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.errors import UnknownNameError
 from intermodal.training.context import RunContext
+from intermodal.tuning.space import SearchSpace, training_space
 
 Builder = Callable[[MultimodalDataset, RunContext], nn.Module]
 """Builds a model for a data set (its training split: shapes, kinds, task and classes) in a run
@@ -30,6 +31,10 @@ class Method:
             ``name[modality]``.
         description: one line for listings.
         applies: returns why the method cannot run on a data set, or None when it can.
+        space: the settings a tuner may change (see :mod:`intermodal.tuning`), each with its
+            default, which the builder reads from ``context.params`` (``lr`` and
+            ``weight_decay`` from the context's fields); without one, ``lr`` and
+            ``weight_decay``.
     """
 
     name: str
@@ -38,6 +43,7 @@ class Method:
     description: str
     per_modality: bool = False
     applies: Callable[[MultimodalDataset], str | None] | None = None
+    space: SearchSpace = field(default_factory=training_space)
 
 
 METHODS: dict[str, Method] = {}
@@ -49,13 +55,17 @@ def register_method(
     description: str,
     per_modality: bool = False,
     applies: Callable[[MultimodalDataset], str | None] | None = None,
+    space: SearchSpace | None = None,
 ) -> Callable[[Builder], Builder]:
-    """Decorator that registers a builder under ``name`` for ``intermodal bench``."""
+    """Decorator that registers a builder under ``name`` for ``intermodal bench``, with the
+    search space of the settings it reads (default: ``lr`` and ``weight_decay``)."""
 
     def decorate(build: Builder) -> Builder:
         if name in METHODS:
             raise ValueError(f"a method named {name!r} is already registered")
-        METHODS[name] = Method(name, family, build, description, per_modality, applies)
+        METHODS[name] = Method(
+            name, family, build, description, per_modality, applies, space or training_space()
+        )
         return build
 
     return decorate
@@ -69,12 +79,14 @@ def unregister_method(name: str) -> None:
 @dataclass(frozen=True)
 class Job:
     """One method to run on one view of a data set: ``name`` as reported, ``modalities`` it
-    uses. Jobs are sent to worker processes, so they hold only picklable parts."""
+    uses, ``space`` its method's search space. Jobs are sent to worker processes, so they hold
+    only picklable parts."""
 
     name: str
     family: str
     build: Builder
     modalities: tuple[str, ...]
+    space: SearchSpace = field(default_factory=training_space)
 
 
 def resolve_methods(
@@ -114,12 +126,26 @@ def resolve_methods(
                     skipped.append((f"{base}[{modality}]", reason))
                 else:
                     jobs.append(
-                        Job(f"{base}[{modality}]", method.family, method.build, (modality,))
+                        Job(
+                            f"{base}[{modality}]",
+                            method.family,
+                            method.build,
+                            (modality,),
+                            method.space,
+                        )
                     )
             continue
         reason = method.applies(dataset) if method.applies else None
         if reason:
             skipped.append((base, reason))
         else:
-            jobs.append(Job(base, method.family, method.build, tuple(dataset.modality_names)))
+            jobs.append(
+                Job(
+                    base,
+                    method.family,
+                    method.build,
+                    tuple(dataset.modality_names),
+                    method.space,
+                )
+            )
     return jobs, skipped

@@ -22,9 +22,13 @@ from intermodal.training import RunContext, seed_everything
 FEATURE_DIM = 64
 
 
-def _encoders(data: MultimodalDataset) -> dict[str, nn.Module]:
+def _encoders(
+    data: MultimodalDataset, dim: int = FEATURE_DIM, dropout: float = 0.1
+) -> dict[str, nn.Module]:
     return {
-        m: default_encoder(data.kinds[m], data.shapes[m], FEATURE_DIM, data=data.modalities[m])
+        m: default_encoder(
+            data.kinds[m], data.shapes[m], dim, dropout=dropout, data=data.modalities[m]
+        )
         for m in data.modality_names
     }
 
@@ -33,30 +37,46 @@ def _sizes(data: MultimodalDataset) -> dict[str, int]:
     return {m: math.prod(data.shapes[m]) for m in data.modality_names}
 
 
-def build_autoencoder(data: MultimodalDataset, predict: bool = False) -> BimodalAutoencoder:
-    """A bimodal autoencoder with the default encoder of each of the two modalities; with
-    ``predict``, a head on its shared code for the data set's task."""
+def build_autoencoder(
+    data: MultimodalDataset,
+    predict: bool = False,
+    feature_dim: int = FEATURE_DIM,
+    dropout: float = 0.1,
+    shared_dim: int = 64,
+    alignment_weight: float = 1.0,
+) -> BimodalAutoencoder:
+    """A bimodal autoencoder with the default encoder of each of the two modalities (to
+    ``feature_dim`` features); with ``predict``, a head on its shared code for the data set's
+    task."""
     return BimodalAutoencoder(
         data.modality_names,
-        _encoders(data),
-        dict.fromkeys(data.modality_names, FEATURE_DIM),
+        _encoders(data, feature_dim, dropout),
+        dict.fromkeys(data.modality_names, feature_dim),
         _sizes(data),
-        shared_dim=64,
-        alignment_weight=1.0,
+        shared_dim=shared_dim,
+        alignment_weight=alignment_weight,
         outputs=data.output_dim if predict else None,
         task=data.task,
     )
 
 
-def build_factorized(data: MultimodalDataset) -> FactorizedModel:
-    """MFM with the default encoders (one set for the shared factor, one for the private ones)."""
+def build_factorized(
+    data: MultimodalDataset,
+    feature_dim: int = FEATURE_DIM,
+    dropout: float = 0.1,
+    **options: Any,
+) -> FactorizedModel:
+    """MFM with the default encoders (one set for the shared factor, one for the private ones,
+    each to ``feature_dim`` features); ``options`` go to
+    :class:`~intermodal.fission.FactorizedModel` (``shared_dim``, loss weights)."""
     return FactorizedModel(
-        _encoders(data),
-        _encoders(data),
-        dict.fromkeys(data.modality_names, FEATURE_DIM),
+        _encoders(data, feature_dim, dropout),
+        _encoders(data, feature_dim, dropout),
+        dict.fromkeys(data.modality_names, feature_dim),
         _sizes(data),
         data.output_dim,
         task=data.task,
+        **options,
     )
 
 

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -85,6 +86,45 @@ def resolve_device(accelerator: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+class Params(Mapping[str, Any]):
+    """An immutable, hashable, picklable mapping of setting names to JSON scalars (``int``,
+    ``float``, ``str``, ``bool``, ``None``): the settings a builder reads (widths, ranks,
+    dropout, loss weights)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        items = dict(values or {})
+        for name, value in items.items():
+            if not isinstance(name, str) or not (
+                value is None or isinstance(value, (bool, int, float, str))
+            ):
+                raise ValueError(
+                    f"params must map names to JSON scalars (numbers, strings, booleans, None), "
+                    f"got {name!r}: {value!r}"
+                )
+        self._items = tuple(sorted(items.items()))
+
+    def __getitem__(self, name: str) -> Any:
+        for key, value in self._items:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self) == dict(other)
+
+    def __repr__(self) -> str:
+        return json.dumps(dict(self))
+
+
 @dataclass(frozen=True)
 class RunContext:
     """How to train: passed by a command to every builder and to :func:`fit`.
@@ -105,6 +145,9 @@ class RunContext:
             ``learned`` or ``dropout``; see ``intermodal.models.FusionClassifier``).
         modality_dropout: the probability of dropping a modality with the ``dropout``
             strategy.
+        params: the builder's settings (widths, ranks, dropout, loss weights: JSON scalars,
+            stored immutably); a builder reads them with :meth:`param`, so empty params give
+            its defaults. Search spaces (``intermodal.tuning``) name them.
     """
 
     seed: int = 0
@@ -120,8 +163,11 @@ class RunContext:
     loss: str | None = None
     missing: str = "zero"
     modality_dropout: float = 0.5
+    params: Mapping[str, Any] = field(default_factory=Params)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.params, Params):
+            object.__setattr__(self, "params", Params(self.params))
         for name in ("max_epochs", "patience", "batch_size", "devices"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -143,14 +189,20 @@ class RunContext:
         """A copy with some fields changed, e.g. ``context.with_(seed=1)``."""
         return replace(self, **changes)
 
+    def param(self, name: str, default: Any) -> Any:
+        """The builder setting ``name`` from :attr:`params`, or ``default`` when not set."""
+        return self.params.get(name, default)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        settings = asdict(self)
+        settings["params"] = dict(self.params)
+        return settings
 
     def fit(self, model: nn.Module, data: DataSplits, **options: Any) -> FitResult:
         """``fit(model, data)`` with this context's settings (``options`` override them)."""
         from intermodal.training.fit import fit
 
         settings: dict[str, Any] = {**self.as_dict(), **options}
-        for model_option in ("missing", "modality_dropout"):
+        for model_option in ("missing", "modality_dropout", "params"):
             settings.pop(model_option)
         return fit(model, data, **settings)

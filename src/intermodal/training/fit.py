@@ -21,7 +21,7 @@ import random
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +172,8 @@ def _lean(
             waited += 1
             if waited >= patience:
                 break
+        if settings["on_epoch"] is not None and settings["on_epoch"](history[-1]):
+            break
         bar.set_postfix({goal.key: f"{value:.4f}"})
     bar.close()
     if best_state is not None:
@@ -286,6 +288,7 @@ def fit(
     quiet: bool = True,
     root_dir: str | None = None,
     trainer_options: dict[str, Any] | None = None,
+    on_epoch: Callable[[dict[str, float]], bool] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data.train``, early-stopping on ``data.val``: on the validation loss,
     or on the task's validation metric for a model whose ``monitor`` is ``"metric"``.
@@ -318,6 +321,8 @@ def fit(
         quiet: hide Lightning's informational messages (devices found, tips).
         num_workers, root_dir, trainer_options: data loader workers, output folder and further
             ``lightning.Trainer`` arguments (Lightning engine).
+        on_epoch: called with each epoch's history record (lean engine); returning True ends
+            training there, with the best weights so far (a tuner prunes a hopeless trial so).
 
     Returns:
         A :class:`FitResult`; its model carries the weights of the best validation epoch.
@@ -342,6 +347,8 @@ def fit(
         engine = "lean" if single and not trainer_options and num_workers == 0 else "lightning"
     if engine == "lean" and not single:
         raise ValueError("the lean engine trains on one device; use engine='lightning' for DDP")
+    if on_epoch is not None and engine != "lean":
+        raise ValueError("on_epoch needs the lean engine (one device, no trainer_options)")
     settings = {
         "max_epochs": max_epochs,
         "patience": patience,
@@ -352,6 +359,7 @@ def fit(
         "accelerator": accelerator if accelerator != "auto" else device.type,
         "devices": devices,
         "strategy": strategy,
+        "on_epoch": on_epoch,
     }
     train = data.train
     if isinstance(loss, str) or loss is None:
