@@ -33,8 +33,12 @@ def table(n: int = 60, seed: int = 0) -> pd.DataFrame:
 
 
 def test_a_table_records_feature_and_target_names(tmp_path: Path) -> None:
-    table().to_csv(tmp_path / "t.csv", index=False)
+    frame = table()
+    frame.insert(0, "id", [f"row-{i}" for i in range(len(frame))])
+    frame.to_csv(tmp_path / "t.csv", index=False)
     data = from_csv(tmp_path / "t.csv")
+    assert data.modality_names == ["a", "b", "note"]  # the id column is no text modality
+    assert data.metadata["id"].tolist() == frame["id"].tolist()
     assert data.features == {"a": ["width", "height", "depth"], "b": ["x", "y"]}
     assert "note" not in data.features  # text has no named features
     assert data.target_names == ["target"]

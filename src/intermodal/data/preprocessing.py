@@ -432,15 +432,18 @@ def encode_labels(labels: np.ndarray, classes: Sequence[int], name: str = "the d
             raise SchemaError(f"the class labels of {name} must be integers")
     elif labels.dtype.kind not in "biu":
         raise SchemaError(f"the class labels of {name} must be integers, got {labels.dtype}")
-    position = {int(c): i for i, c in enumerate(classes)}
+    known = np.asarray(classes, dtype=np.int64)
+    order = np.argsort(known, kind="stable")
     as_int = labels.astype(np.int64)
-    unknown = sorted({int(v) for v in np.unique(as_int)} - set(position))
-    if unknown:
+    slot = np.minimum(np.searchsorted(known[order], as_int), len(known) - 1)
+    found = known[order][slot] == as_int
+    if not found.all():
+        unknown = np.unique(as_int[~found]).tolist()
         raise SchemaError(
             f"{name} holds classes {unknown[:8]} that the model does not know (it predicts "
             f"{list(classes)[:20]}); drop those samples, or train a model on them"
         )
-    return torch.tensor([position[int(v)] for v in as_int], dtype=torch.long)
+    return torch.from_numpy(order[slot].astype(np.int64))
 
 
 __all__ = [

@@ -434,11 +434,11 @@ def from_csv(
     """A data set from a CSV file (see :func:`from_dataframe`; empty cells are NaN).
 
     Without ``modalities``, numeric feature columns must be named ``<modality>.<feature>``, and
-    a column of strings named ``<modality>`` (no dot) is a text modality of that name; a column
-    ``id`` holds sample ids (metadata ``id``, not a modality) (pandas
+    a column of strings named ``<modality>`` (no dot) is a text modality of that name (pandas
     reads a column whose values all look like numbers as numbers: pass
-    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present.
-    ``read_options`` go to ``pandas.read_csv``.
+    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present; a column
+    ``id`` holds sample ids (metadata ``id``, never a modality). ``read_options`` go to
+    ``pandas.read_csv``.
     """
     frame = _read_csv(path, **read_options)
     return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
