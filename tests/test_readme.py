@@ -57,3 +57,25 @@ def test_shell_commands_quote_brackets_and_globs() -> None:
         if language == "bash":
             for offset, line in enumerate(text.splitlines()):
                 assert not _unquoted_glob(line), f"README line {start + offset + 1}: quote {line!r}"
+
+
+def test_the_python_quick_start_predicts_on_raw_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quick start, run as written (with 2 epochs instead of 100, to stay quick): its saved
+    model, loaded, scores raw test data as the trained model scores data standardized the old
+    way, by hand."""
+    from intermodal.data import Standardizer
+    from intermodal.metrics import evaluate
+    from intermodal.models import bare_model
+
+    quick = next(text for language, text, _ in _blocks() if language == "python")
+    assert "preprocess=True" in quick and "max_epochs=100" in quick
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(quick.replace("max_epochs=100", "max_epochs=2"), "README.md", "exec"), namespace)
+    splits, trained, loaded = namespace["splits"], namespace["result"].model, namespace["model"]
+    reference = Standardizer().fit(splits.train).transform(splits.test)
+    expected = evaluate(bare_model(trained), reference)
+    assert evaluate(loaded, splits.test) == evaluate(trained, splits.test) == expected
+    assert (tmp_path / "fou-pix-model" / "config.json").is_file()

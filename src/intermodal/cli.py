@@ -64,8 +64,11 @@ def _backbone(value: str) -> tuple[str, str]:
     return modality, name
 
 
-def _add_data(parser: argparse.ArgumentParser, default: str) -> None:
-    parser.add_argument("--dataset", default=default, help=f"name or path (default: {default})")
+def _add_data(parser: argparse.ArgumentParser, default: str | None) -> None:
+    if default is None:
+        parser.add_argument("--dataset", required=True, help="name or path")
+    else:
+        parser.add_argument("--dataset", default=default, help=f"name or path (default: {default})")
     parser.add_argument(
         "--data-dir", help="local copy of a downloadable data set (e.g. the FSDD recordings)"
     )
@@ -250,14 +253,27 @@ def _bench(args: argparse.Namespace) -> int:
         AnalysisInterrupted,
         describe_scores,
         run_benchmark,
+        save_best,
         save_results,
     )
     from intermodal.data import load_dataset
     from intermodal.data.registry import DATASETS
+    from intermodal.saving import check_save_target
 
     base = _bench_config(args)
     configs = load_grid(args.config, base) if args.config else [base]
+    if args.save_best and len(configs) > 1:
+        raise ValueError(
+            f"--save-best {args.save_best} names one folder for {len(configs)} benchmarks; give "
+            "--save-best alone to keep each chosen model in its results folder (best/)"
+        )
     for config in configs:  # every check that needs no training, for every benchmark, first
+        if args.save_best:
+            check_save_target(
+                args.save_best,
+                config.overwrite or config.resume,
+                "; pass --overwrite or another --save-best folder",
+            )
         if config.resume and config.output is None:
             raise ValueError("--resume continues a results folder: name it with --output")
         if config.backend == "ray":
@@ -284,7 +300,11 @@ def _bench(args: argparse.Namespace) -> int:
             config.metric_of(dataset.task)  # an unknown --metric is an error before any output
             folder = ResultsFolder(output, config.overwrite, config.resume)
             result = run_benchmark(dataset, config, folder)
-            save_results(result, folder, report=config.report)
+            best = None
+            if args.save_best is not None:
+                overwrite = config.overwrite or config.resume
+                best = save_best(result, folder, args.save_best or None, overwrite=overwrite)
+            save_results(result, folder, report=config.report, best=best)
         except KeyboardInterrupt as stop:
             return _interrupted(
                 Path(output), isinstance(stop, AnalysisInterrupted), config.output is not None
@@ -293,9 +313,123 @@ def _bench(args: argparse.Namespace) -> int:
         print(_format_leaderboard(result.leaderboard, result.config))
         for name, reason in result.skipped:
             print(f"skipped {name}: {reason}")
+        if result.chosen is not None:
+            kept = f"; kept as a ready model in {best}" if best is not None else ""
+            print(
+                f"chosen on validation: {result.chosen.method} (mean validation "
+                f"{result.chosen.metric} {result.chosen.score:.4f}){kept}"
+            )
         report = f" (report: {folder.path / 'report.html'})" if config.report else ""
         print(f"results written to {folder.path}{report}")
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from intermodal.bench.config import BenchConfig
+    from intermodal.bench.train import save_trained, train_model
+    from intermodal.data import load_dataset
+    from intermodal.saving import check_save_target
+
+    check_save_target(args.output, args.overwrite, "; pass --overwrite or another --output")
+    context = _context(args)
+    config = BenchConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        modalities=tuple(_names(args.modalities, "--modalities") or ()),
+        seed=context.seed,
+        epochs=context.max_epochs,
+        patience=context.patience,
+        batch_size=context.batch_size,
+        loss=context.loss,
+        missing=context.missing,
+        modality_dropout=context.modality_dropout,
+        train_missing=args.train_missing,
+        accelerator=context.accelerator,
+        devices=context.devices,
+        threads=context.threads,
+        trust_pickle=args.trust_pickle,
+        task=args.task,
+        sentiment=args.sentiment,
+        jobs=1,
+        progress=not args.quiet,
+    )
+    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    trained = train_model(dataset, args.method, config)
+    path = save_trained(trained, args.output, config, overwrite=args.overwrite)
+    samples = trained.samples
+    left = f"; {samples['left_out']:,} test rows left out" if samples["left_out"] else ""
+    print(
+        f"trained {trained.method} on {trained.dataset}: {samples['train']:,} samples, "
+        f"{samples['validation']:,} for early stopping{left}"
+    )
+    print("validation: " + ", ".join(f"{k[4:]} {v:.4f}" for k, v in trained.validation.items()))
+    print(f"model saved to {path}")
+    return 0
+
+
+def _model_data(args: argparse.Namespace) -> tuple[Any, Any]:
+    from intermodal.predict import load_pipeline, read_for_model
+
+    pipeline = load_pipeline(args.model)
+    data = read_for_model(
+        args.dataset,
+        pipeline,
+        data_dir=args.data_dir,
+        trust_pickle=args.trust_pickle,
+        task=args.task,
+        modalities=_names(args.modalities, "--modalities"),
+    )
+    return pipeline, data
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from intermodal.predict import check_output, predictions_table, write_predictions
+
+    check_output(args.output, args.overwrite)
+    pipeline, data = _model_data(args)
+    table = predictions_table(pipeline, data, threshold=args.threshold)
+    path = write_predictions(table, args.output, overwrite=args.overwrite)
+    print(f"{len(table):,} predictions ({pipeline.schema.task}) written to {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from intermodal.predict import evaluate_model
+
+    pipeline, data = _model_data(args)
+    scores = evaluate_model(pipeline, data, sentiment=args.sentiment, threshold=args.threshold)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    print(f"{args.model} on {data.data.name} ({len(data.data):,} samples, {pipeline.schema.task}):")
+    for name, value in scores.items():
+        print(f"  {name}: {value:.4f}")
+    return 0
+
+
+def _threshold(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 < number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in (0, 1), got {value!r}")
+    return number
+
+
+def _add_model_data(parser: argparse.ArgumentParser) -> None:
+    """The model and the data of the commands that use a saved model."""
+    parser.add_argument("model", help="a saved model folder (intermodal train, bench --save-best)")
+    _add_data(parser, None)
+    parser.add_argument(
+        "--modalities", help="comma-separated modalities of the data to use (default: all)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=0.5,
+        help="multilabel: a label is predicted at this probability or above (default: 0.5)",
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -598,8 +732,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         help="where frozen backbones' features are cached (default: the user cache folder)",
     )
+    bench.add_argument(
+        "--save-best",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="keep the method chosen on validation as a ready model for intermodal predict, in "
+        "DIR (default: best/ in the results folder)",
+    )
     bench.add_argument("--config", help="YAML file with any bench setting; dataset may be a list")
     bench.set_defaults(run=_bench)
+
+    train = commands.add_parser(
+        "train", help="train one method on all the training data and save it for use"
+    )
+    _add_data(train, "mfeat")
+    train.add_argument("--method", required=True, help="a registered method (intermodal methods)")
+    train.add_argument("--output", required=True, help="the model folder to write")
+    train.add_argument(
+        "--modalities", help="comma-separated modalities to use (default: all of the data set)"
+    )
+    _add_training(train, epochs=100)
+    train.add_argument(
+        "--train-missing",
+        type=_fraction,
+        default=0.0,
+        metavar="RATE",
+        help="hide each modality of each training sample with this probability (one kept)",
+    )
+    train.add_argument(
+        "--sentiment", action="store_true", help="add the sentiment metrics to the validation"
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace a model saved there")
+    train.add_argument("--quiet", action="store_true", help="no progress display")
+    train.set_defaults(run=_train)
+
+    predict = commands.add_parser(
+        "predict", help="apply a saved model to a data set and write its predictions"
+    )
+    _add_model_data(predict)
+    predict.add_argument("--output", required=True, help="the CSV file of predictions to write")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    predict.set_defaults(run=_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a saved model on a data set with the task's metrics"
+    )
+    _add_model_data(evaluate)
+    evaluate.add_argument(
+        "--sentiment", action="store_true", help="regression: add the sentiment metrics"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(run=_evaluate)
 
     report = commands.add_parser("report", help="rebuild report.html from saved results")
     report.add_argument("results", help="a results directory written by intermodal bench")

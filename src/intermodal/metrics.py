@@ -819,11 +819,24 @@ def score(
 # Prediction
 
 
-@torch.no_grad()
+def prepared(model: nn.Module, dataset: MultimodalDataset) -> MultimodalDataset:
+    """``dataset`` as ``model`` reads it: matched to the schema of a model that knows it (a
+    :class:`~intermodal.models.Pipeline`, see ``PreparesData``), else as it is."""
+    from intermodal.models.protocols import PreparesData
+
+    return model.prepare(dataset) if isinstance(model, PreparesData) else dataset
+
+
 def predict_outputs(model: nn.Module, dataset: MultimodalDataset, batch_size: int = 1024) -> Tensor:
     """The model's outputs on every sample, on the CPU: logits ``(N, K)`` (classification,
     multilabel) or values ``(N, T)`` (regression). The model runs in evaluation mode and its
-    mode is restored."""
+    mode is restored. A model that knows its schema (a ``Pipeline``) gets the data matched to
+    it by name first."""
+    return _outputs(model, prepared(model, dataset), batch_size)
+
+
+@torch.no_grad()
+def _outputs(model: nn.Module, dataset: MultimodalDataset, batch_size: int) -> Tensor:
     was_training = model.training
     model.eval()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -852,13 +865,29 @@ def predictions(outputs: Tensor, task: str, threshold: float = 0.5) -> Tensor:
     raise ValueError(f"unknown task {task!r}; choose one of {list(TASKS)}")
 
 
+def _check_classes(outputs: Tensor, dataset: MultimodalDataset) -> None:
+    """Refuse outputs for another number of classes than the data set encodes (a model of all
+    classes on data that hold some of them: only a model that knows its classes can tell)."""
+    if dataset.task != "regression" and outputs.shape[1] != len(dataset.classes):
+        raise ValueError(
+            f"the model gives {outputs.shape[1]} outputs, but {dataset.name} encodes "
+            f"{len(dataset.classes)} {'classes' if dataset.task == 'classification' else 'labels'}"
+            f" ({dataset.classes[:10]}); the data hold other classes than the model's: use a "
+            "model that carries its classes (a Pipeline: fit with preprocess=True, or one "
+            "saved by intermodal bench or train)"
+        )
+
+
 def predict(
     model: nn.Module, dataset: MultimodalDataset, threshold: float = 0.5, batch_size: int = 1024
 ) -> Tensor:
-    """The model's predictions for ``dataset``'s task: class labels ``(N,)`` (the data set's
-    original labels), label sets ``(N, K)`` bool (threshold on the probability) or values
-    ``(N,)`` / ``(N, T)`` in the targets' units."""
-    predicted = predictions(predict_outputs(model, dataset, batch_size), dataset.task, threshold)
+    """The model's predictions for ``dataset``'s task: class labels ``(N,)`` (the original
+    labels: the model's, for a ``Pipeline``), label sets ``(N, K)`` bool (threshold on the
+    probability) or values ``(N,)`` / ``(N, T)`` in the targets' units."""
+    dataset = prepared(model, dataset)
+    outputs = _outputs(model, dataset, batch_size)
+    _check_classes(outputs, dataset)
+    predicted = predictions(outputs, dataset.task, threshold)
     if dataset.task == "classification":
         return torch.as_tensor(dataset.classes)[predicted]
     return predicted
@@ -872,6 +901,10 @@ def evaluate(
     threshold: float = 0.5,
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Every metric of ``dataset``'s task (see :data:`METRICS`) of ``model`` on ``dataset``."""
-    outputs = predict_outputs(model, dataset, batch_size)
+    """Every metric of ``dataset``'s task (see :data:`METRICS`) of ``model`` on ``dataset``
+    (matched to the schema of a ``Pipeline`` first, so its targets are scored in the model's
+    classes)."""
+    dataset = prepared(model, dataset)
+    outputs = _outputs(model, dataset, batch_size)
+    _check_classes(outputs, dataset)
     return score(dataset.task, outputs, dataset.targets, sentiment=sentiment, threshold=threshold)

@@ -7,7 +7,16 @@ Loading only ever instantiates registered classes, checks ``config.json`` agains
 constructors' signatures before calling them, and checks the weights against the SHA-256 that
 ``config.json`` records.
 
-Format versions: 1 has no checksum (still loaded, with a warning); 2 adds ``weights_sha256``.
+A model that reads raw data is saved as a :class:`~intermodal.models.Pipeline`: its
+``config.json`` holds the schema of the training data (modalities, kinds, feature names, class
+labels, target columns) and each modality's preprocessing step, and ``model.safetensors`` holds
+the steps' statistics (``preprocessor.steps.MODALITY.mean``, ``.std``) beside the weights
+(``model.*``), under the same checksum.
+
+Format versions: 1 has no checksum (still loaded, with a warning); 2 adds ``weights_sha256``;
+3 keeps the preprocessing (a ``Pipeline``). A model of version 1 or 2, or one saved without its
+preprocessing, loads with a :class:`PreprocessingWarning`: its inputs must be preprocessed as in
+training.
 """
 
 from __future__ import annotations
@@ -32,11 +41,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from intermodal._io import write_directory_atomic
+from intermodal._io import check_writable, write_directory_atomic
 from intermodal.errors import UnknownNameError
 
 FORMAT = "intermodal-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CHECKSUM_FIELD = "weights_sha256"
@@ -55,6 +64,11 @@ M = TypeVar("M", bound=type[nn.Module])
 
 class CorruptModelError(ValueError):
     """A saved model whose files are damaged, edited by hand or do not belong together."""
+
+
+class PreprocessingWarning(UserWarning):
+    """A loaded model that does not carry its preprocessing: it reads inputs preprocessed as in
+    training (standardized with the training split's statistics), not raw data."""
 
 
 def register_module(cls: M) -> M:
@@ -249,6 +263,7 @@ def _decode(value: Any, where: str, source: str) -> Any:
 
 
 BUILTIN_PACKAGES = (
+    "intermodal.data.preprocessing",
     "intermodal.encoders",
     "intermodal.fusion",
     "intermodal.coordination",
@@ -343,6 +358,25 @@ def _check_target(directory: Path, overwrite: bool) -> None:
                 f"{directory / name} was not written by save_model (another library's "
                 "model?); overwriting would delete it: move it away or choose another directory"
             )
+
+
+def check_save_target(
+    directory: str | os.PathLike[str], overwrite: bool = False, hint: str = ""
+) -> None:
+    """Check, changing nothing, that :func:`save_model` can write ``directory`` (before any
+    training): it is new, empty, or (with ``overwrite``) holds only a saved model; ``hint``
+    (what to do) ends the message.
+
+    Raises:
+        FileExistsError: it holds a model and not ``overwrite``, or files ``save_model`` did
+            not write.
+        OSError: it cannot be created or written.
+    """
+    path = Path(directory)
+    _check_target(path, overwrite)
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(f"{path} exists and is not empty{hint or '; choose another path'}")
+    check_writable(path, "model folder", hint)
 
 
 def _written_by_save_model(path: Path) -> bool:
@@ -536,7 +570,30 @@ def load_model(
             f"{unexpected[:5]}, wrong shape {wrong[:5]}; the two files come from different models"
         )
     model.load_state_dict(tensors)
+    _warn_without_preprocessing(model, Path(directory), config["format_version"])
     return model.to(device).eval()
+
+
+def _warn_without_preprocessing(model: nn.Module, directory: Path, version: int) -> None:
+    from intermodal.models.protocols import PreparesData
+
+    if isinstance(model, PreparesData):
+        return
+    if version < 3:
+        why = (
+            f"was saved by an earlier intermodal (format version {version}), which did not keep "
+            "the preprocessing"
+        )
+    else:
+        why = "was saved without its preprocessing (not as a Pipeline)"
+    warnings.warn(
+        f"{directory} {why}: its inputs must be standardized as in training (a Standardizer "
+        "fitted on the training split, as intermodal bench does), and their features are taken "
+        "by position; train it again (intermodal train, or fit with preprocess=True) to get a "
+        "model that predicts on raw data",
+        PreprocessingWarning,
+        stacklevel=3,
+    )
 
 
 def model_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
@@ -546,7 +603,9 @@ def model_metadata(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 __all__ = [
     "CorruptModelError",
+    "PreprocessingWarning",
     "build_module",
+    "check_save_target",
     "load_model",
     "model_metadata",
     "module_config",

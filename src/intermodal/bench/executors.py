@@ -21,7 +21,8 @@ from intermodal.bench.analyses import AnalysisSettings, model_analyses
 from intermodal.bench.registry import Job
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import hide_at_random
-from intermodal.data.splits import DataSplits, split_dataset, standardize
+from intermodal.data.preprocessing import Preprocessor
+from intermodal.data.splits import DataSplits, split_dataset
 from intermodal.training.context import RunContext
 
 
@@ -65,13 +66,21 @@ def run_task(dataset: MultimodalDataset, task: Task, splits: dict[int, DataSplit
 
 
 def prepare_splits(dataset: MultimodalDataset, seed: int, train_missing: float = 0.0) -> DataSplits:
-    """The standardized split of ``seed``; with ``train_missing``, each modality of each
-    training sample is hidden with that probability (at least one kept), seeded by ``seed``."""
-    splits = standardize(split_dataset(dataset, seed=seed))
+    """The split of ``seed`` preprocessed with :func:`split_preprocessor` (standardized with its
+    training part's statistics); with ``train_missing``, each modality of each training sample
+    is hidden with that probability (at least one kept), seeded by ``seed``."""
+    raw = split_dataset(dataset, seed=seed)
+    splits = Preprocessor.fit(raw.train).transform_splits(raw)
     if train_missing > 0:
         train = hide_at_random(splits.train, train_missing, seed=seed)
         splits = DataSplits(train, splits.val, splits.test)
     return splits
+
+
+def split_preprocessor(dataset: MultimodalDataset, seed: int) -> Preprocessor:
+    """The preprocessing of the runs of ``seed``, fitted on the training part of its split:
+    what a model of those runs is saved with, so that it reads raw data."""
+    return Preprocessor.fit(split_dataset(dataset, seed=seed).train)
 
 
 _WORKER: dict[str, Any] = {}

@@ -4,8 +4,10 @@ Layout::
 
     runs/METHOD__seedS.json   one finished run each, written as soon as it finishes
     runs/METHOD__seedS.npy    its test outputs (logits or values), for intervals and tests
-    models/METHOD/            the seed-0 model of each method (config.json + model.safetensors)
-    results.csv               one row per (method, seed)
+    models/METHOD/            the first seed's model of each method with its preprocessing
+                              (config.json + model.safetensors): it predicts on raw data
+    best/                     with --save-best: the model of the method chosen on validation
+    results.csv               one row per (method, seed): test and validation metrics
     results.json              the configuration, the leaderboard, the runs and skipped methods
     settings.json             the settings that define the runs (a resume must match them)
     summary.md                the leaderboard as a Markdown table
@@ -37,7 +39,7 @@ from intermodal._io import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from intermodal.saving import load_model, save_model
+from intermodal.saving import PreprocessingWarning, load_model, save_model
 
 FORMAT = "intermodal-results"
 """The ``format`` of ``settings.json`` and ``results.json``, which mark a results folder."""
@@ -63,7 +65,11 @@ def _saved_model(entry: Path) -> bool:
     )
 
 
-FOLDERS = {"runs": _run_file, "figures": _figure, "models": _saved_model}
+def _model_file(entry: Path) -> bool:
+    return entry.is_file() and entry.name in ("config.json", "model.safetensors")
+
+
+FOLDERS = {"runs": _run_file, "figures": _figure, "models": _saved_model, "best": _model_file}
 """The folders a benchmark writes, and what each holds."""
 
 
@@ -272,7 +278,20 @@ class ResultsFolder:
         save_model(model, self.model_dir(method), overwrite=True)
 
     def load_model(self, method: str) -> nn.Module:
-        return load_model(self.model_dir(method))
+        """The saved first-seed model of ``method`` (a ``Pipeline``; a model saved by an earlier
+        version without its preprocessing is loaded as it is, silently: the benchmark gives it
+        preprocessed data)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PreprocessingWarning)
+            return load_model(self.model_dir(method))
+
+    @property
+    def best_dir(self) -> Path:
+        return self.path / "best"
+
+    def save_best(self, model: nn.Module, metadata: dict[str, Any]) -> Path:
+        """Keep ``model`` (the method chosen on validation) as ``best/``."""
+        return save_model(model, self.best_dir, metadata=metadata, overwrite=True)
 
     # --- tables, analyses, report ------------------------------------------------------------
     def write_text(self, name: str, text: str) -> Path:

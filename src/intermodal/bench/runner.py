@@ -17,18 +17,30 @@ from tqdm.auto import tqdm
 from intermodal.analysis import model_cost
 from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analyses, to_json
 from intermodal.bench.config import BenchConfig
-from intermodal.bench.executors import Task, import_ray, run_processes, run_ray, run_serial
+from intermodal.bench.executors import (
+    Task,
+    import_ray,
+    prepare_splits,
+    run_processes,
+    run_ray,
+    run_serial,
+    split_preprocessor,
+)
 from intermodal.bench.registry import Job, resolve_methods
 from intermodal.bench.results import FORMAT, ResultsFolder
+from intermodal.bench.selection import VALIDATION_PREFIX, Choice, chosen_on_validation
 from intermodal.bench.significance import Significance, significance
 from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.splits import DataSplits, split_dataset, standardize
+from intermodal.data.preprocessing import Preprocessor
+from intermodal.data.splits import DataSplits
 from intermodal.errors import UnknownNameError
 from intermodal.losses import LOSSES
 from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
+from intermodal.models.pipeline import Pipeline, bare_model
+from intermodal.saving import save_model
 from intermodal.training.context import RunContext
-from intermodal.training.fit import seed_everything
+from intermodal.training.fit import FitResult, seed_everything
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
@@ -39,7 +51,9 @@ class AnalysisInterrupted(KeyboardInterrupt):
 @dataclass
 class BenchResult:
     """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
-    ``analysis``: the typed results of the analysis suite on the first seed's models."""
+    ``analysis``: the typed results of the analysis suite on the first seed's models;
+    ``models``: those models (reading preprocessed data), ``preprocessor``: the first seed's
+    preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`)."""
 
     dataset: str
     runs: pd.DataFrame
@@ -49,6 +63,21 @@ class BenchResult:
     analysis: dict[str, Any] | None = None
     models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     analysis_settings: AnalysisSettings = field(default_factory=AnalysisSettings)
+    preprocessor: Preprocessor | None = field(default=None, repr=False)
+    chosen: Choice | None = None
+
+    def pipeline(self, method: str | None = None) -> Pipeline:
+        """The first seed's model of ``method`` (default: the one chosen on validation) with
+        its preprocessing: it predicts on raw data, as ``models/METHOD/`` holds it."""
+        if method is None:
+            if self.chosen is None:
+                raise ValueError("no method was chosen: the runs have no validation scores")
+            method = self.chosen.method
+        if method not in self.models or self.preprocessor is None:
+            raise UnknownNameError(
+                f"no first-seed model of {method!r}; the models are {sorted(self.models)}"
+            )
+        return Pipeline(self.preprocessor, self.models[method])
 
 
 def _view(splits: DataSplits, modalities: Sequence[str]) -> DataSplits:
@@ -76,10 +105,8 @@ def run_job(
         ``flops`` and ``latency_ms`` are per test sample.
     """
     data = _view(splits, job.modalities)
-    seed_everything(context.seed)
     start = time.perf_counter()
-    model = job.build(data.train, context)
-    result = context.fit(model, data)
+    result = train_job(job, data, context)
     train_time = time.perf_counter() - start
     outputs = predict_outputs(result.model, data.test)
     test = data.test.batch()
@@ -89,6 +116,7 @@ def run_job(
         "family": job.family,
         "seed": context.seed,
         **score(data.test.task, outputs, data.test.targets, sentiment=sentiment),
+        **validation_scores(result.model, data.val, sentiment),
         **coordination_retrieval(result.model, data.test),
         "parameters": cost.trainable_parameters,
         "flops": cost.flops_per_sample,
@@ -100,6 +128,27 @@ def run_job(
         "latency_ms": cost.latency_ms_per_sample,
     }
     return row, result.model, outputs
+
+
+def train_job(job: Job, splits: DataSplits, context: RunContext) -> FitResult:
+    """Build ``job``'s model on the training part of ``splits`` (restricted to its modalities,
+    see :func:`run_job`) and train it, early-stopping on the validation part: the training of
+    one run, for the benchmark and ``intermodal train`` alike. (A tuning search calls it once
+    per trial and keeps the trial chosen on validation.)"""
+    data = _view(splits, job.modalities)
+    seed_everything(context.seed)
+    model = job.build(data.train, context)
+    return context.fit(model, data)
+
+
+def validation_scores(
+    model: nn.Module, val: MultimodalDataset, sentiment: bool = False
+) -> dict[str, float]:
+    """Every metric of the task on the validation part, as ``val_<metric>``, in the targets'
+    units: what a method is chosen on (see :mod:`intermodal.bench.selection`)."""
+    outputs = predict_outputs(model, val)
+    scores = score(val.task, outputs, val.targets, sentiment=sentiment)
+    return {f"{VALIDATION_PREFIX}{name}": value for name, value in scores.items()}
 
 
 def coordination_retrieval(model: nn.Module, test: MultimodalDataset) -> dict[str, float]:
@@ -125,7 +174,8 @@ def leaderboard(
     tests: Significance | None = None,
 ) -> pd.DataFrame:
     """One row per method: the mean over seeds of each metric in ``metrics`` and of ``metric``
-    (with its sample standard deviation), the means of the costs, and with ``tests`` the 95%
+    (with its sample standard deviation; and of its validation score, which chooses a method),
+    the means of the costs, and with ``tests`` the 95%
     interval of the mean, the p-value against the best method and whether it is tied with it.
     Sorted by ``metric``, best first (by its direction)."""
     grouped = runs.groupby("method", sort=False)
@@ -138,6 +188,8 @@ def leaderboard(
     for other in metrics:
         if other != name and other in runs:
             columns[f"{other}_mean"] = grouped[other].mean()
+    if VALIDATION_PREFIX + name in runs:
+        columns[f"{VALIDATION_PREFIX}{name}_mean"] = grouped[VALIDATION_PREFIX + name].mean()
     for cost in COSTS:
         columns[cost] = grouped[cost].first() if cost == "parameters" else grouped[cost].mean()
     columns["seeds"] = grouped["seed"].count()
@@ -214,7 +266,8 @@ def run_benchmark(
     """Train and test every method of ``config`` on ``dataset`` for its seeds.
 
     Seed s draws the stratified 70/15/15 split, or the validation part of a data set's own
-    split (see ``split_dataset``), standardizes it on its training part and seeds the
+    split (see ``split_dataset``), standardizes it on its training part (a ``Preprocessor``,
+    which the first seed's models are saved with, so that they read raw data) and seeds the
     initialization and training of every method, so all methods see the same data per seed.
     Training early-stops on the monitored validation quantity (see ``fit``); the metrics of the
     data set's task are measured on the test part, and the leaderboard is sorted by
@@ -266,6 +319,7 @@ def run_benchmark(
     tasks = []
     seeds = list(range(config.seed, config.seed + config.seeds))
     first = seeds[0]
+    preprocessor = split_preprocessor(dataset, first)  # saved with the first seed's models
     analyse = analysis_settings if config.report else None
     for seed in seeds:
         for job in jobs:
@@ -283,7 +337,7 @@ def run_benchmark(
                 continue
             rows[job.name, seed], outputs[job.name, seed] = saved
             if seed == first and folder is not None:
-                models[job.name] = folder.load_model(job.name)
+                models[job.name] = bare_model(folder.load_model(job.name))
     bar = tqdm(
         total=len(jobs) * config.seeds,
         initial=len(rows),
@@ -308,13 +362,13 @@ def run_benchmark(
             if task.context.seed == first:
                 models[task.job.name], per_model[task.job.name] = model, analysed
                 if folder is not None:
-                    folder.save_model(task.job.name, model)
+                    folder.save_model(task.job.name, Pipeline(preprocessor, model))
             bar.update()
     finally:
         bar.close()
     order = [(job.name, seed) for seed in seeds for job in jobs]
     runs = pd.DataFrame([rows[key] for key in order])
-    test_splits = [standardize(split_dataset(dataset, seed=s)).test for s in seeds]
+    test_splits = [prepare_splits(dataset, s).test for s in seeds]
     tests = significance(
         {job.name: [outputs[job.name, s] for s in seeds] for job in jobs},
         [part.targets for part in test_splits],
@@ -323,6 +377,7 @@ def run_benchmark(
     shown = [*METRICS[dataset.task], *(SENTIMENT if config.sentiment else ())]
     shown += [name for name in ("map_a_to_b", "map_b_to_a") if name in runs]
     board = leaderboard(runs, metric, shown, tests)
+    chosen = chosen_on_validation(runs, metric)
     analysis = None
     if config.report:
         if config.progress:
@@ -364,6 +419,8 @@ def run_benchmark(
         analysis,
         models,
         analysis_settings,
+        preprocessor,
+        chosen,
     )
 
 
@@ -391,12 +448,57 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_best(
+    result: BenchResult,
+    folder: ResultsFolder | None = None,
+    directory: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Save the method chosen on validation (``result.chosen``: the best mean validation score
+    over seeds, see :func:`~intermodal.bench.selection.chosen_on_validation`) as a ready model:
+    its first seed's model with its preprocessing, which predicts on raw data (``intermodal
+    predict``). It goes to ``directory``, else to the results folder's ``best/``.
+
+    Raises:
+        ValueError: no method could be chosen (no validation scores).
+        FileExistsError: ``directory`` holds something else, or a model and not ``overwrite``.
+    """
+    pipeline = result.pipeline()
+    assert result.chosen is not None  # pipeline() refuses a result without a choice
+    row = result.runs[
+        (result.runs["method"] == result.chosen.method)
+        & (result.runs["seed"] == result.config.get("first_seed", 0))
+    ]
+    metadata = {
+        "method": result.chosen.method,
+        "dataset": result.dataset,
+        "seed": int(result.config.get("first_seed", 0)),
+        "chosen_on_validation": result.chosen.as_dict(),
+        "run": {k: _plain(v) for k, v in row.iloc[0].items()} if len(row) else {},
+    }
+    if directory is None:
+        if folder is None:
+            raise ValueError("name a directory for the chosen model, or a results folder")
+        return folder.save_best(pipeline, metadata)
+    return save_model(pipeline, directory, metadata=metadata, overwrite=overwrite)
+
+
+def _plain(value: Any) -> Any:
+    """A result-row value as plain JSON (NumPy scalars to Python numbers)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def save_results(
-    result: BenchResult, folder: ResultsFolder | str | Path, report: bool = True
+    result: BenchResult,
+    folder: ResultsFolder | str | Path,
+    report: bool = True,
+    best: str | Path | None = None,
 ) -> ResultsFolder:
     """Write ``results.csv`` (one row per run), ``results.json``, ``summary.md``, the analyses
     (``analysis.json``) and, with ``report``, ``report.html`` and ``figures/`` into the results
-    folder (a path opens one that must be new or hold the same benchmark's runs)."""
+    folder (a path opens one that must be new or hold the same benchmark's runs).
+    ``results.json`` records the method chosen on validation and, as ``best_model``, where
+    :func:`save_best` kept it (``best``)."""
     from intermodal.bench.report import write_report
 
     if not isinstance(folder, ResultsFolder):
@@ -411,6 +513,8 @@ def save_results(
             "leaderboard": result.leaderboard.to_dict(orient="records"),
             "runs": result.runs.to_dict(orient="records"),
             "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
+            "chosen_on_validation": result.chosen.as_dict() if result.chosen else None,
+            "best_model": None if best is None else str(best),
         },
     )
     summary = [
@@ -418,6 +522,12 @@ def save_results(
         describe_scores(result.config) + "\n",
         markdown_table(result.leaderboard),
     ]
+    if result.chosen is not None:
+        summary.append(
+            f"\nChosen on validation: {result.chosen.method} (mean validation "
+            f"{result.chosen.metric} {result.chosen.score:.4g} over "
+            f"{result.chosen.seeds[result.chosen.method]} seeds)\n"
+        )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
     folder.write_text("summary.md", "\n".join(summary))

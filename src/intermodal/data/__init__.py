@@ -1,4 +1,5 @@
-"""Multimodal data: the data set model, splits, standardization and bundled data sets."""
+"""Multimodal data: the data set model and its schema, splits, standardization, the
+preprocessing a saved model carries, readers and bundled data sets."""
 
 from intermodal.data.av_digits import load_av_digits
 from intermodal.data.dataset import (
@@ -10,6 +11,7 @@ from intermodal.data.dataset import (
 )
 from intermodal.data.mat import read_mat
 from intermodal.data.mfeat import MFEAT_VIEWS, load_mfeat
+from intermodal.data.preprocessing import Preprocessor, Schema, SchemaError
 from intermodal.data.readers import (
     from_arrays,
     from_csv,
@@ -36,6 +38,7 @@ from intermodal.data.splits import (
     split_dataset,
     standardize,
     stratified_split,
+    training_split,
 )
 from intermodal.data.synthetic import (
     INTERACTIONS,
@@ -55,7 +58,10 @@ __all__ = [
     "DataSplits",
     "DatasetInfo",
     "MultimodalDataset",
+    "Preprocessor",
     "Sample",
+    "Schema",
+    "SchemaError",
     "Standardizer",
     "collate",
     "from_arrays",
@@ -79,4 +85,5 @@ __all__ = [
     "split_dataset",
     "standardize",
     "stratified_split",
+    "training_split",
 ]

@@ -262,6 +262,8 @@ def encode_modalities(
             name=dataset.name,
             classes=dataset.classes,
             task=dataset.task,
+            features={k: v for k, v in dataset.features.items() if k not in features},
+            target_names=dataset.target_names,
         )
     return result
 

@@ -41,6 +41,11 @@ _DIMENSION_NAMES = {
     "L": "bytes",
 }
 
+FEATURE_AXIS = {"vector": 1, "sequence": 2}
+"""Kinds whose last dimension holds named features (a vector's D, a sequence's D per step), and
+the number of dimensions of one sample of each. A model matches such a modality's features by
+name; other kinds are matched by their shape."""
+
 _MAX_EXACT_LABEL = 2**53
 """Integers up to this magnitude are exactly representable as float64 labels."""
 
@@ -292,8 +297,18 @@ class MultimodalDataset(Dataset[Sample]):
         name: a name for reports.
         classes: the original labels when ``targets`` are already encoded (used internally,
             with ``task``).
+        features: optional modality name -> the names of its features in order, for vector
+            and sequence modalities (the last dimension). Without names a modality's features
+            are named by position, ``"0"`` .. ``"D-1"``; a table's columns ``<modality>.<feature>``
+            give theirs (see :func:`intermodal.data.from_dataframe`).
+        target_names: the names of the target columns: one for class labels or one value,
+            one per label (multilabel) or per value column (regression). Default: ``target``
+            for one column, ``"0"`` .. ``"K-1"`` for several.
 
-    Every sample needs at least one modality present.
+    Every sample needs at least one modality present. The schema (``kinds``, ``features``,
+    ``classes``, ``target_names``) is carried by ``subset``, ``select`` and the ``with_*``
+    methods, and recorded by a :class:`~intermodal.data.preprocessing.Preprocessor`, so that a
+    saved model matches new data by name.
 
     Indexing gives a :class:`Sample`; :func:`collate` (or a ``DataLoader`` with this data set)
     gives a :class:`Batch`.
@@ -309,6 +324,8 @@ class MultimodalDataset(Dataset[Sample]):
         name: str = "custom",
         classes: Sequence[int] | None = None,
         task: str | None = None,
+        features: Mapping[str, Sequence[str]] | None = None,
+        target_names: Sequence[str] | None = None,
     ) -> None:
         if not isinstance(modalities, Mapping) or len(modalities) == 0:
             raise ValueError("modalities must be a non-empty dict from modality name to array")
@@ -388,6 +405,8 @@ class MultimodalDataset(Dataset[Sample]):
             self.kinds[key] = kind
         if kinds:
             self._check_names(kinds, "kinds")
+        self.features = self._feature_names(features or {})
+        self.target_names = self._target_names(target_names)
 
         self.masks: dict[str, Tensor] = {}
         for key in self.modalities:
@@ -415,6 +434,48 @@ class MultimodalDataset(Dataset[Sample]):
             if array.shape[:1] != (n,):
                 raise ValueError(f"metadata {key!r} must have {n} rows, got shape {array.shape}")
             self.metadata[key] = array
+
+    def _feature_names(self, given: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+        """The feature names of each vector and sequence modality: ``given``, else positional."""
+        self._check_names(given, "features")
+        names: dict[str, list[str]] = {}
+        for key, values in self.modalities.items():
+            if self.kinds[key] not in FEATURE_AXIS:
+                if key in given:
+                    raise ValueError(
+                        f"features names the features of {key!r}, a {self.kinds[key]} modality; "
+                        f"only {sorted(FEATURE_AXIS)} modalities have named features"
+                    )
+                continue
+            size = int(values.shape[-1])
+            if key not in given:
+                names[key] = [str(i) for i in range(size)]
+                continue
+            chosen = [str(name) for name in given[key]]
+            if len(chosen) != size:
+                raise ValueError(
+                    f"features of {key!r} name {len(chosen)} features, but the modality has "
+                    f"{size}; give one name per feature, in order"
+                )
+            twice = sorted({name for name in chosen if chosen.count(name) > 1})
+            if twice:
+                raise ValueError(
+                    f"features of {key!r} name {twice[:5]} more than once; feature names must be "
+                    "unique within a modality"
+                )
+            names[key] = chosen
+        return names
+
+    def _target_names(self, given: Sequence[str] | None) -> list[str]:
+        columns = 1 if self.targets.ndim == 1 else int(self.targets.shape[1])
+        if given is None:
+            return ["target"] if columns == 1 else [str(i) for i in range(columns)]
+        names = [str(name) for name in given]
+        if len(names) != columns or len(set(names)) != len(names):
+            raise ValueError(
+                f"target_names must name the {columns} target column(s) once each, got {names}"
+            )
+        return names
 
     def _check_names(self, names: Iterable[str], what: str) -> None:
         unknown = sorted(set(names) - set(self.modalities))
@@ -490,7 +551,20 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            features=self._kept_features(modalities),
+            target_names=self.target_names,
         )
+
+    def _kept_features(self, modalities: Mapping[str, Tensor]) -> dict[str, list[str]]:
+        """The feature names of ``modalities`` that still fit their values (new values with
+        another number of features, or of another kind, get positional names)."""
+        return {
+            key: self.features[key]
+            for key, values in modalities.items()
+            if key in self.features
+            and values.ndim == FEATURE_AXIS[self.kinds[key]] + 1
+            and int(values.shape[-1]) == len(self.features[key])
+        }
 
     def subset(self, indices: Sequence[int] | np.ndarray | Tensor) -> MultimodalDataset:
         """The samples at ``indices``, keeping the class encoding of this data set."""
@@ -545,6 +619,8 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            features=self.features,
+            target_names=self.target_names,
         )
 
     def with_masks(self, masks: Mapping[str, Tensor]) -> MultimodalDataset:
@@ -568,6 +644,8 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            features=self.features,
+            target_names=self.target_names,
         )
 
     def __repr__(self) -> str:

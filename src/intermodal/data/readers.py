@@ -252,8 +252,30 @@ def from_dataframe(
     arrays, present, kinds = _frame_modalities(frame, modalities, text, masks)
     metadata = {"split": frame[split].astype(str).to_numpy()} if split else None
     return MultimodalDataset(
-        arrays, values, masks=present, kinds=kinds, metadata=metadata, name=name, task=task
+        arrays,
+        values,
+        masks=present,
+        kinds=kinds,
+        metadata=metadata,
+        name=name,
+        task=task,
+        features=feature_names(modalities),
+        target_names=targets,
     )
+
+
+def feature_name(modality: str, column: str) -> str:
+    """The name of the feature in ``column`` of ``modality``: the column's name without the
+    ``<modality>.`` prefix (``fou.3`` -> ``3``), or the whole name without one."""
+    prefix = f"{modality}."
+    return column[len(prefix) :] if column.startswith(prefix) else column
+
+
+def feature_names(modalities: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """The feature names of vector modalities given by their columns (see :func:`feature_name`)."""
+    return {
+        key: [feature_name(key, str(c)) for c in columns] for key, columns in modalities.items()
+    }
 
 
 def _modalities_by_prefix(
@@ -286,6 +308,22 @@ def _modalities_by_prefix(
     return groups, text
 
 
+def table_modalities(
+    frame: pd.DataFrame, excluded: set[str]
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str], dict[str, list[str]]]:
+    """Values, presence masks, kinds and feature names of the modalities of a table named as
+    :func:`from_csv` reads them (``<modality>.<feature>`` columns, columns of strings as text),
+    the columns in ``excluded`` (targets, ids) aside."""
+    groups, text = _modalities_by_prefix(frame, excluded)
+    if not groups and not text:
+        raise ValueError(
+            f"the table has no modality columns (its columns: {list(frame.columns)[:20]}); name "
+            "feature columns '<modality>.<feature>'"
+        )
+    arrays, present, kinds = _frame_modalities(frame, groups, text, {})
+    return arrays, present, kinds, feature_names(groups)
+
+
 def _from_file(
     frame: pd.DataFrame,
     path: Path,
@@ -303,12 +341,20 @@ def _from_file(
             *([split] if split else []),
             *(masks or {}).values(),
             *(c for c in (text or {}).values() if isinstance(c, str)),
+            ID_COLUMN,
         }
         modalities, found = _modalities_by_prefix(frame, excluded)
         text = {**found, **(text or {})}
-    return from_dataframe(
+    dataset = from_dataframe(
         frame, modalities, target, split, name=path.stem, task=task, masks=masks, text=text
     )
+    if ID_COLUMN in frame.columns and ID_COLUMN not in dataset.metadata:
+        dataset.metadata[ID_COLUMN] = frame[ID_COLUMN].to_numpy()
+    return dataset
+
+
+ID_COLUMN = "id"
+"""A table's column of sample ids: kept as metadata (and beside predictions), never a modality."""
 
 
 _SIGNATURES = (
@@ -390,8 +436,9 @@ def from_csv(
     Without ``modalities``, numeric feature columns must be named ``<modality>.<feature>``, and
     a column of strings named ``<modality>`` (no dot) is a text modality of that name (pandas
     reads a column whose values all look like numbers as numbers: pass
-    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present.
-    ``read_options`` go to ``pandas.read_csv``.
+    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present; a column
+    ``id`` holds sample ids (metadata ``id``, never a modality). ``read_options`` go to
+    ``pandas.read_csv``.
     """
     frame = _read_csv(path, **read_options)
     return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
@@ -407,6 +454,12 @@ def from_parquet(
     text: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """A data set from a Parquet file (needs ``pyarrow``), as :func:`from_csv`."""
+    frame = read_parquet_frame(path)
+    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
+
+
+def read_parquet_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """``pandas.read_parquet`` with errors that name the file: empty, no rows, not Parquet."""
     local = _local_file(path)
     if local is not None and local.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes); write the data set with DataFrame.to_parquet")
@@ -426,7 +479,7 @@ def from_parquet(
         raise ValueError(
             f"{path} has columns ({len(frame.columns)}) but no rows; add one row per sample"
         )
-    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
+    return frame
 
 
 # --- image folders ---------------------------------------------------------------------------
@@ -530,6 +583,8 @@ def read_image_folder(
         metadata=metadata,
         name=Path(csv_path).stem,
         task=task,
+        features=feature_names({"tabular": numeric} if numeric else {}),
+        target_names=targets,
     )
 
 

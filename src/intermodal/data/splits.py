@@ -103,12 +103,42 @@ _REDUCE_DIMS = {"vector": (0,), "sequence": (0, 1), "image": (0, 2, 3), "audio":
 one for the whole waveform (audio). Text is not standardized."""
 
 
+def standardization_statistics(values: Tensor, present: Tensor, kind: str) -> tuple[Tensor, Tensor]:
+    """Mean and scale of a modality's present samples for ``(x - mean) / std``, shaped to
+    broadcast against its values ``(N, *shape)``: per feature (vector, sequence), per channel
+    (image), one for the whole waveform (audio); a scale without variance is 1. ``present``:
+    ``(N,)`` bool."""
+    present_values = values[present]
+    dims = _REDUCE_DIMS[kind] or tuple(range(values.ndim))
+    mean = present_values.double().mean(dim=dims, keepdim=True)
+    std = present_values.double().std(dim=dims, keepdim=True, correction=0)
+    std = torch.where(std > 1e-8 * (1 + mean.abs()), std, torch.ones_like(std))
+    return mean.float(), std.float()
+
+
+def standardize_values(values: Tensor, present: Tensor | None, mean: Tensor, std: Tensor) -> Tensor:
+    """``(x - mean) / std`` where the modality is present, zero where it is absent.
+
+    Shape:
+        ``values (B, *shape), present (B,) or None (every sample present) -> (B, *shape)``
+    """
+    z = (values - mean.to(values.device)) / std.to(values.device)
+    if present is None:
+        return z
+    mask = present.to(values.device).reshape(-1, *[1] * (values.ndim - 1))
+    return torch.where(mask, z, torch.zeros_like(z))
+
+
 class Standardizer:
     """Per-modality standardization ``(x - mean) / std`` with statistics from the training data.
 
     Vectors and sequences are standardized per feature, images per channel and audio with one
     mean and scale. Samples whose modality is absent (mask False) are left out of the statistics
     and stay zero after the transform. Features with zero variance get a scale of 1.
+
+    ``state_dict()`` exports the statistics as tensors (``"{modality}.mean"``,
+    ``"{modality}.std"``) and ``load_state_dict`` imports them, e.g. to keep them in a
+    safetensors file.
     """
 
     def __init__(self) -> None:
@@ -119,13 +149,34 @@ class Standardizer:
         for key, values in dataset.modalities.items():
             if dataset.kinds[key] == "text":
                 continue
-            present = values[dataset.masks[key]]
-            if len(present) == 0:
+            if not dataset.masks[key].any():
                 raise ValueError(f"modality {key!r} is absent in every training sample")
-            dims = _REDUCE_DIMS[dataset.kinds[key]] or tuple(range(values.ndim))
-            mean = present.double().mean(dim=dims, keepdim=True)
-            std = present.double().std(dim=dims, keepdim=True, correction=0)
-            std = torch.where(std > 1e-8 * (1 + mean.abs()), std, torch.ones_like(std))
+            self.mean_[key], self.std_[key] = standardization_statistics(
+                values, dataset.masks[key], dataset.kinds[key]
+            )
+        self.fitted_ = True
+        return self
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The statistics, ``{"{modality}.mean": ..., "{modality}.std": ...}``."""
+        if not getattr(self, "fitted_", False):
+            raise RuntimeError("call fit(training_data) before state_dict")
+        state = {f"{key}.mean": mean for key, mean in self.mean_.items()}
+        state.update({f"{key}.std": std for key, std in self.std_.items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> Standardizer:
+        """Import statistics exported by :meth:`state_dict`."""
+        names = {key.rpartition(".")[0] for key in state}
+        for key in sorted(names):
+            mean, std = state.get(f"{key}.mean"), state.get(f"{key}.std")
+            if mean is None or std is None or mean.shape != std.shape:
+                raise ValueError(
+                    f"the statistics of {key!r} need a mean and a std of one shape; got keys "
+                    f"{sorted(k for k in state if k.startswith(key + '.'))}"
+                )
+            if not bool((std > 0).all()):
+                raise ValueError(f"the std of {key!r} must be positive everywhere")
             self.mean_[key], self.std_[key] = mean.float(), std.float()
         self.fitted_ = True
         return self
@@ -137,12 +188,12 @@ class Standardizer:
         missing = sorted(set(numeric) - set(self.mean_))
         if missing:
             raise UnknownNameError(f"the standardizer was not fitted on modalities {missing}")
-        scaled = {}
-        for key in numeric:
-            values = dataset.modalities[key]
-            z = (values - self.mean_[key]) / self.std_[key]
-            present = dataset.masks[key].reshape(-1, *[1] * (values.ndim - 1))
-            scaled[key] = torch.where(present, z, torch.zeros_like(z))
+        scaled = {
+            key: standardize_values(
+                dataset.modalities[key], dataset.masks[key], self.mean_[key], self.std_[key]
+            )
+            for key in numeric
+        }
         return dataset.with_modalities(scaled)
 
 
@@ -161,13 +212,41 @@ def split_dataset(
     stratified; otherwise :func:`stratified_split`."""
     if "split" not in dataset.metadata:
         return stratified_split(dataset, val_size, test_size, seed)
+    train, val, test = _own_split(dataset, val_size, seed)
+    if len(test) == 0:
+        raise ValueError("the split column marks no sample as test")
+    return DataSplits(train, val, dataset.subset(test))
+
+
+def training_split(
+    dataset: MultimodalDataset, val_size: float = 0.15, seed: int = 0
+) -> tuple[MultimodalDataset, MultimodalDataset, int]:
+    """All the training data of ``dataset`` and a validation part for early stopping, for a
+    model trained to be used rather than compared: ``(train, val, left_out)``.
+
+    With a ``split`` column: its train rows, and its val rows or a validation part drawn from
+    the train rows (as :func:`split_dataset` does); its test rows are left out (``left_out``
+    counts them). Otherwise a stratified validation part of ``val_size`` (whole groups with a
+    ``group`` column) and every other sample for training."""
+    if "split" in dataset.metadata:
+        train, val, test = _own_split(dataset, val_size, seed)
+        return train, val, len(test)
+    if "group" in dataset.metadata:
+        train, val = group_holdout(dataset, val_size, seed)
+    else:
+        train, val = holdout_split(dataset, val_size, seed)
+    return train, val, 0
+
+
+def _own_split(
+    dataset: MultimodalDataset, val_size: float, seed: int
+) -> tuple[MultimodalDataset, MultimodalDataset, np.ndarray]:
+    """The training and validation parts of a data set's own split, and its test rows."""
     split = np.asarray(dataset.metadata["split"]).astype(str)
     unknown = sorted(set(split) - {"train", "val", "valid", "test"})
     if unknown:
         raise ValueError(f"the split column holds {unknown}; use train, val (or valid) and test")
     test = np.flatnonzero(split == "test")
-    if len(test) == 0:
-        raise ValueError("the split column marks no sample as test")
     train_rows = np.flatnonzero(split == "train")
     if len(train_rows) == 0:
         raise ValueError("the split column marks no sample as train")
@@ -187,7 +266,7 @@ def split_dataset(
         train, val = group_holdout(train, val_size, seed)
     else:
         train, val = holdout_split(train, val_size, seed)
-    return DataSplits(train, val, dataset.subset(test))
+    return train, val, test
 
 
 def group_holdout(

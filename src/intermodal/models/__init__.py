@@ -1,7 +1,8 @@
 """Model compositions of encoders, fusion and heads."""
 
 from intermodal.models.classifier import FusionClassifier, UnimodalClassifier
-from intermodal.models.protocols import EncodeThenPredict, Predictor, TrainsItself
+from intermodal.models.pipeline import Pipeline, bare_model
+from intermodal.models.protocols import EncodeThenPredict, Predictor, PreparesData, TrainsItself
 from intermodal.models.target_scale import EncodedTargetScale, TargetScale, TargetStatistics
 from intermodal.models.two_tower import CCAProjection, ProbeClassifier, TwoTower
 
@@ -10,11 +11,14 @@ __all__ = [
     "EncodeThenPredict",
     "EncodedTargetScale",
     "FusionClassifier",
+    "Pipeline",
     "Predictor",
+    "PreparesData",
     "ProbeClassifier",
     "TargetScale",
     "TargetStatistics",
     "TrainsItself",
     "TwoTower",
     "UnimodalClassifier",
+    "bare_model",
 ]

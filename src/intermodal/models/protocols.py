@@ -8,9 +8,12 @@ model needs no base class: it needs the methods.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from intermodal.data.dataset import MultimodalDataset
 
 
 @runtime_checkable
@@ -24,6 +27,15 @@ class Predictor(Protocol):
     def __call__(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor: ...
+
+
+@runtime_checkable
+class PreparesData(Protocol):
+    """A model that reads raw data of a known schema (a :class:`~intermodal.models.Pipeline`):
+    ``prepare(dataset)`` matches a data set to it by name before prediction, so prediction and
+    metrics call it first."""
+
+    def prepare(self, dataset: MultimodalDataset) -> MultimodalDataset: ...
 
 
 @runtime_checkable

@@ -31,9 +31,11 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from intermodal.data.dataset import Batch, MultimodalDataset
+from intermodal.data.preprocessing import Preprocessor
 from intermodal.data.splits import DataSplits
 from intermodal.errors import UnknownNameError
 from intermodal.losses import Loss, task_loss
+from intermodal.models.pipeline import Pipeline
 from intermodal.models.target_scale import TargetScale, TargetStatistics
 from intermodal.training.context import resolve_device, thread_limit
 from intermodal.training.objective import Objective, validation_pass
@@ -271,6 +273,7 @@ def fit(
     data: DataSplits,
     *,
     loss: Loss | str | None = None,
+    preprocess: bool | Preprocessor = False,
     standardize_targets: bool = True,
     max_epochs: int = 100,
     patience: int = 10,
@@ -298,11 +301,17 @@ def fit(
             needs in a ``modalities`` attribute (all models of ``intermodal.models`` do). A model
             that ``TrainsItself`` (see :mod:`intermodal.models.protocols`) is trained on its own
             ``training_loss`` and early-stopped on its deterministic ``validation_loss``.
-        data: train / validation / test splits (see ``stratified_split`` and ``standardize``).
+        data: train / validation / test splits (see ``stratified_split``): raw with
+            ``preprocess`` (or a ``Pipeline`` model), else already preprocessed (``standardize``).
         loss: ``loss(outputs, target) -> scalar``, or the name of a loss of the data set's task
             (see ``intermodal.losses.LOSSES``): cross-entropy for classification,
             binary cross-entropy (``bce``; ``bce_balanced`` weighs rare positives up) for
             multilabel, ``mse`` or ``l1`` for regression; the first is the default.
+        preprocess: ``True`` fits a :class:`~intermodal.data.preprocessing.Preprocessor` on
+            ``data.train`` (the schema and the standardization statistics), or pass one; the
+            model trains on its transform of the splits and the returned model is a
+            :class:`~intermodal.models.Pipeline` that predicts on raw data and is saved with
+            its preprocessing. A ``Pipeline`` given as ``model`` keeps its preprocessor.
         standardize_targets: for regression, train on targets standardized with the training
             split's mean and standard deviation; the returned model is wrapped in
             :class:`~intermodal.models.TargetScale`, so its predictions are in the original
@@ -334,6 +343,15 @@ def fit(
         )
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
+    preprocessor = None
+    if isinstance(model, Pipeline):  # trained before: keep its preprocessing
+        preprocessor, model = model.preprocessor, model.model
+    elif isinstance(preprocess, Preprocessor):
+        preprocessor = preprocess
+    elif preprocess:
+        preprocessor = Preprocessor.fit(data.train)
+    if preprocessor is not None:
+        data = preprocessor.transform_splits(data)
     names = list(getattr(model, "modalities", data.train.modality_names))
     absent = sorted(set(names) - set(data.train.modality_names))
     if absent:
@@ -394,6 +412,8 @@ def fit(
     model.cpu()
     model.eval()
     trained = wrapper or (scale.wrap(model) if scale is not None else model)
+    if preprocessor is not None:
+        trained = Pipeline(preprocessor, trained)
     best_loss = next((r["val_loss"] for r in history if r["epoch"] == best_epoch), best)
     return FitResult(
         model=trained,
