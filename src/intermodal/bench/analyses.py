@@ -54,7 +54,7 @@ class AnalysisSettings:
     """The settings every analysis reads.
 
     Attributes:
-        seed: seeds corruptions, Monte Carlo draws and k-means.
+        seed: seeds corruptions, Monte Carlo draws, k-means and the sampled subsets and pairs.
         baseline: the method against which effective robustness is measured.
         corruptions: the corruptions of the robustness curves (see ``analysis.robustness``).
         pid_clusters: the most k-means cells per modality for the PID estimate. The plug-in
@@ -64,11 +64,15 @@ class AnalysisSettings:
         pid_samples_per_cell: samples per cell of the (X_a, X_b, Y) table, on average, at
             least (10: a bias of about 0.07 bits); a pair with too few samples for 2 cells per
             modality is not decomposed.
-        max_pid_pairs: pairs of modalities whose PID is estimated, at most.
         emap_draws: Monte Carlo draws per sample when EMAP cannot enumerate every combination.
         missing_rates: test-time rates at which each modality of each sample is hidden (at
             least one kept) for the missing-rate curves.
-        max_subsets: subsets of modalities in the subset table, at most (2^M - 1 for M <= 6).
+        max_subsets: subsets of modalities in the subset table: all 2^M - 1 up to this number
+            (M <= 6 by default); beyond, every single modality, every leave-one-out subset and
+            the full set, then a sample of the others seeded with ``seed``, this many in all
+            (2M + 1 if that is more; see :func:`intermodal.data.missing.subsets`).
+        max_pid_pairs: pairs of modalities whose PID is estimated, at most: beyond, a sample
+            seeded with ``seed`` (see :func:`pid_pairs`).
         metric: the metric of the scores (default: the task's primary metric).
         sentiment: whether the sentiment metrics may be the metric.
         pid_target_bins: quantile bins of a regression target for the PID, which needs a
