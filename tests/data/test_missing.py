@@ -42,7 +42,8 @@ def test_subsets_keep_only_and_presence_patterns() -> None:
         ("b", "c"),
         ("a", "b", "c"),
     ]
-    assert subsets(["a", "b", "c"], limit=3) == [("a",), ("b",), ("a", "b", "c")]
+    # a limit below 2M + 1 still keeps every single, leave-one-out and the full set: all 7
+    assert subsets(["a", "b", "c"], limit=3) == subsets(["a", "b", "c"])
     only = keep_only(data, ["b"])
     assert only.masks["b"].all() and not only.masks["a"].any() and not only.masks["c"].any()
     masked = data.with_masks({"a": torch.tensor([True, False, True, True, False, True])})
@@ -59,3 +60,33 @@ def test_a_group_holdout_never_splits_a_group() -> None:
     rest, held = group_holdout(data, 0.2, seed=1)
     assert set(rest.metadata["group"]).isdisjoint(held.metadata["group"])
     assert len(held) >= 12 and len(rest) + len(held) == 60
+
+
+def test_beyond_the_limit_subsets_keep_singles_leave_one_out_and_the_full_set() -> None:
+    names = [f"view{i:02d}" for i in range(12)]
+    chosen = subsets(names, 63, seed=0)
+    assert len(chosen) == len(set(chosen)) == 63
+    required = {(m,) for m in names} | {tuple(n for n in names if n != m) for m in names}
+    required.add(tuple(names))
+    assert required <= set(chosen)
+    # every subset is a sorted, non-empty selection of the names; smallest first
+    assert all(list(c) == sorted(c) and c and set(c) <= set(names) for c in chosen)
+    assert [len(c) for c in chosen] == sorted(len(c) for c in chosen)
+    # the rest is a seeded sample of the other subsets: the same seed gives the same subsets,
+    # another seed another sample of the others with the same required ones
+    assert subsets(names, 63, seed=0) == chosen
+    other = subsets(names, 63, seed=1)
+    assert required <= set(other) and set(other) != set(chosen)
+    # the sample is drawn from all sizes, not only the smallest (sizes 2 .. 10)
+    sizes = {len(c) for c in set(chosen) - required}
+    assert len(sizes) > 2 and max(sizes) > 2
+    # the count is bounded: the limit, or 2M + 1 when the limit is smaller
+    assert len(subsets(names, 10)) == 2 * 12 + 1
+    # seven modalities: 127 subsets, every one but one of the 112 others below 126
+    seven = names[:7]
+    assert len(subsets(seven, 126)) == 126 and len(subsets(seven, 127)) == 127
+    # many modalities: no enumeration of 2^30 subsets, still bounded and complete where needed
+    many = [f"m{i:02d}" for i in range(30)]
+    assert len(subsets(many, 100, seed=3)) == 100
+    with pytest.raises(ValueError, match="at least 1"):
+        subsets(names, 0)

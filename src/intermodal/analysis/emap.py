@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.missing import complete_samples
 from intermodal.errors import DataTypeError
 from intermodal.metrics import PRIMARY, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
@@ -164,6 +165,10 @@ class EmapResult:
     model_score: float
     emap_score: float
     unimodal_scores: dict[str, float] = field(default_factory=dict)
+    samples: int = 0
+    """The samples scored: those with every modality the model uses present."""
+    left_out: int = 0
+    """The samples of the data left out because a modality the model uses is absent in them."""
 
     @property
     def gap(self) -> float:
@@ -194,12 +199,27 @@ def emap(
     :data:`CPU_BATCH` on the CPU, :data:`ACCELERATOR_BATCH` on an accelerator). Other models are
     evaluated on combinations of raw inputs. Modalities the model does not use are ignored. The
     model's mode is restored afterwards.
+
+    The projection combines one sample's value of a modality with other samples' values of the
+    others, which an absent value does not have; so on incomplete data, EMAP and the model are
+    both scored on the samples in which every modality the model uses is present
+    (``samples``; ``left_out`` counts the others). Data without such a sample is an error.
     """
     info = metric_info(data.task, metric or PRIMARY[data.task])
+    names = list(getattr(model, "modalities", data.modality_names))
+    complete = complete_samples(data, names)
+    samples = int(complete.sum())
+    if samples == 0:
+        raise ValueError(
+            f"EMAP combines the modalities {names} of different samples, but none of the "
+            f"{len(data)} samples has all of them present; it needs complete samples"
+        )
+    left_out = len(data) - samples
+    if left_out:
+        data = data.subset(complete.nonzero().flatten())
     was_training = model.training
     model.eval()
     try:
-        names = list(getattr(model, "modalities", data.modality_names))
         inputs = {k: data.modalities[k] for k in names}
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         if batch_size is None:
@@ -247,4 +267,6 @@ def emap(
         model_score=scored(outputs),
         emap_score=scored(projection),
         unimodal_scores={k: scored(v) for k, v in partial.items()},
+        samples=samples,
+        left_out=left_out,
     )

@@ -63,7 +63,13 @@ def probe_accuracy(
 
 def linear_probe_accuracy(data: MultimodalDataset, modality: str, seed: int = 0) -> float:
     """Test accuracy of a linear probe (see :func:`probe_accuracy`) on one modality, on a
-    stratified 70/30 split of ``data``."""
+    stratified 70/30 split of the samples of ``data`` in which the modality is present (an
+    absent one has no values to probe)."""
+    present = data.masks[modality]
+    if not present.all():
+        if not present.any():
+            raise ValueError(f"modality {modality!r} is absent in every sample: nothing to probe")
+        data = data.subset(present.nonzero().flatten())
     train, test = holdout_split(data, size=0.3, seed=seed)
     return probe_accuracy(
         train.modalities[modality], train.targets, test.modalities[modality], test.targets
@@ -75,9 +81,10 @@ def profile(data: MultimodalDataset, n_clusters: int | None = None, seed: int = 
 
     Per modality: kind and shape; value statistics (mean, std, min, max over present samples);
     missing rate (fraction of samples where it is absent); for classification a linear probe's
-    test accuracy; and I(X_m; Y) in bits, a plug-in estimate after k-means discretization into
-    ``n_clusters`` cells (biased upwards by about ``(cells - 1)(classes - 1) / (2 N ln 2)``
-    bits; a regression target is cut into quantile bins first, see ``discrete_target``).
+    test accuracy (on the samples where it is present); and I(X_m; Y) in bits, a plug-in
+    estimate after k-means discretization into ``n_clusters`` cells (biased upwards by about
+    ``(cells - 1)(classes - 1) / (2 N ln 2)`` bits; a regression target is cut into quantile
+    bins first, see ``discrete_target``).
     Per pair: the top three canonical correlations and the PID in bits (see ``pid``), on the
     samples where both are present (statistics per modality on the samples where it is).
     Without ``n_clusters``, each estimate takes the most cells (up to 10 per modality) that
@@ -102,18 +109,19 @@ def profile(data: MultimodalDataset, n_clusters: int | None = None, seed: int = 
         }
         if key in flat:
             values = flat[key][present]
-            stats = {
-                "mean": values.mean(),
-                "std": values.std(),
-                "min": values.min(),
-                "max": values.max(),
-            }
-            row.update({k: float(v) if len(values) else float("nan") for k, v in stats.items()})
-            row["probe_accuracy"] = (
-                linear_probe_accuracy(data, key, seed)
-                if data.task == "classification"
-                else float("nan")
-            )
+            for name, statistic in (("mean", np.mean), ("std", np.std), ("min", np.min)):
+                row[name] = float(statistic(values)) if len(values) else float("nan")
+            row["max"] = float(values.max()) if len(values) else float("nan")
+            row["probe_accuracy"] = float("nan")
+            if data.task == "classification":
+                per_class = np.bincount(data.targets.numpy()[present], minlength=classes)
+                if (per_class[per_class > 0] >= 2).all() and present.any():
+                    row["probe_accuracy"] = linear_probe_accuracy(data, key, seed)
+                else:
+                    notes.append(
+                        f"no linear probe of {key}: a class has fewer than 2 samples where it "
+                        "is present, too few for a held-out part"
+                    )
             if y is not None and present.any():
                 cells = n_clusters or min(10, int(present.sum()) // (classes * SAMPLES_PER_CELL))
                 codes = discretize(flat[key][present], max(cells, 1), seed)

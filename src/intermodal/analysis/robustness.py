@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.errors import UnknownNameError
@@ -29,9 +29,14 @@ def corrupt(
     - ``noise``: add Gaussian noise of standard deviation ``level`` (in the data's units; on
       standardized data, in standard deviations);
     - ``dropout``: set each feature value to 0 with probability ``level``;
-    - ``missing``: mark the modality absent (presence mask False, values zeroed) in a random
-      fraction ``level`` of the samples; what a model does with it is its own (see the
-      ``missing`` strategies of ``FusionClassifier``).
+    - ``missing``: mark the modality absent (presence mask False, values zeroed) in each sample
+      with probability ``level``; what a model does with it is its own (see the ``missing``
+      strategies of ``FusionClassifier``).
+
+    Noise and dropout change only the samples where the modality is present (an absent one
+    stays as it was). ``missing`` never hides the last present modality of a sample: a sample
+    where ``modality`` is the only one present keeps it, so on incomplete data the fraction
+    hidden at ``level`` 1 is that of :func:`hideable` samples.
     """
     if corruption not in CORRUPTIONS:
         raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
@@ -41,15 +46,24 @@ def corrupt(
         )
     generator = torch.Generator().manual_seed(seed)
     values = data.modalities[modality]
+    present = data.masks[modality].reshape(-1, *[1] * (values.ndim - 1))
     if corruption == "noise":
-        return data.with_modalities(
-            {modality: values + level * torch.randn(values.shape, generator=generator)}
-        )
+        noisy = values + level * torch.randn(values.shape, generator=generator)
+        return data.with_modalities({modality: torch.where(present, noisy, values)})
     if corruption == "dropout":
-        keep = torch.rand(values.shape, generator=generator) >= level
+        keep = (torch.rand(values.shape, generator=generator) >= level) | ~present
         return data.with_modalities({modality: values * keep})
     absent = torch.rand(len(data), generator=generator) < level
-    return data.with_masks({modality: data.masks[modality] & ~absent})
+    return data.with_masks({modality: data.masks[modality] & ~(absent & hideable(data, modality))})
+
+
+def hideable(data: MultimodalDataset, modality: str) -> Tensor:
+    """``(N,)`` bool: the samples where ``modality`` is present and so is another modality, so
+    that hiding it leaves something to predict from."""
+    others = [data.masks[m] for m in data.modality_names if m != modality]
+    if not others:
+        return torch.zeros(len(data), dtype=torch.bool)
+    return data.masks[modality] & torch.stack(others).any(dim=0)
 
 
 def robustness_curve(
@@ -67,23 +81,35 @@ def robustness_curve(
         metric: a metric of the data set's task (default: its primary metric).
 
     Returns:
-        A DataFrame with columns ``level`` and ``score``; ``attrs`` holds the ``metric`` and
-        whether ``higher_is_better``.
+        A DataFrame with columns ``level``, ``score`` and ``absent`` (the fraction of samples
+        in which ``modality`` is absent once corrupted: above ``level`` for ``missing`` on data
+        where it was absent already, below it where it is the only modality present); ``attrs``
+        holds the ``metric``, whether ``higher_is_better``, the number of ``samples`` and those
+        in which ``modality`` is ``present`` and ``hideable`` (present with another).
     """
     levels = list(levels if levels is not None else DEFAULT_LEVELS.get(corruption, ()))
     if not levels:
         raise ValueError("give at least one corruption level")
     name = metric or PRIMARY[data.task]
     info = metric_info(data.task, name, sentiment=name in SENTIMENT)
-    rows = [
-        {
-            "level": level,
-            "score": score_of(model, corrupt(data, modality, corruption, level, seed), info),
-        }
-        for level in levels
-    ]
+    rows = []
+    for level in levels:
+        corrupted = corrupt(data, modality, corruption, level, seed)
+        rows.append(
+            {
+                "level": level,
+                "score": score_of(model, corrupted, info),
+                "absent": float((~corrupted.masks[modality]).double().mean()),
+            }
+        )
     curve = pd.DataFrame(rows)
-    curve.attrs.update(metric=info.name, higher_is_better=info.higher_is_better)
+    curve.attrs.update(
+        metric=info.name,
+        higher_is_better=info.higher_is_better,
+        samples=len(data),
+        present=int(data.masks[modality].sum()),
+        hideable=int(hideable(data, modality).sum()),
+    )
     return curve
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import html
 import io
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +38,13 @@ from intermodal.analysis import (
     robustness_curve,
 )
 from intermodal.data.dataset import MultimodalDataset
-from intermodal.data.missing import MAX_SUBSETS, hide_at_random, keep_only, subsets
+from intermodal.data.missing import (
+    MAX_SUBSETS,
+    complete_samples,
+    hide_at_random,
+    keep_only,
+    subsets,
+)
 from intermodal.metrics import PRIMARY, Metric, metric_info, predict_outputs
 from intermodal.models.protocols import EncodeThenPredict
 
@@ -47,7 +54,7 @@ class AnalysisSettings:
     """The settings every analysis reads.
 
     Attributes:
-        seed: seeds corruptions, Monte Carlo draws and k-means.
+        seed: seeds corruptions, Monte Carlo draws, k-means and the sampled subsets and pairs.
         baseline: the method against which effective robustness is measured.
         corruptions: the corruptions of the robustness curves (see ``analysis.robustness``).
         pid_clusters: the most k-means cells per modality for the PID estimate. The plug-in
@@ -57,11 +64,15 @@ class AnalysisSettings:
         pid_samples_per_cell: samples per cell of the (X_a, X_b, Y) table, on average, at
             least (10: a bias of about 0.07 bits); a pair with too few samples for 2 cells per
             modality is not decomposed.
-        max_pid_pairs: pairs of modalities whose PID is estimated, at most.
         emap_draws: Monte Carlo draws per sample when EMAP cannot enumerate every combination.
         missing_rates: test-time rates at which each modality of each sample is hidden (at
             least one kept) for the missing-rate curves.
-        max_subsets: subsets of modalities in the subset table, at most (2^M - 1 for M <= 6).
+        max_subsets: subsets of modalities in the subset table: all 2^M - 1 up to this number
+            (M <= 6 by default); beyond, every single modality, every leave-one-out subset and
+            the full set, then a sample of the others seeded with ``seed``, this many in all
+            (2M + 1 if that is more; see :func:`intermodal.data.missing.subsets`).
+        max_pid_pairs: pairs of modalities whose PID is estimated, at most: beyond, a sample
+            seeded with ``seed`` (see :func:`pid_pairs`).
         metric: the metric of the scores (default: the task's primary metric).
         sentiment: whether the sentiment metrics may be the metric.
         pid_target_bins: quantile bins of a regression target for the PID, which needs a
@@ -146,15 +157,23 @@ class Skipped:
 
 
 # --- EMAP ----------------------------------------------------------------------------------------
+EMAP_MIN_SAMPLES = 2
+"""Complete test samples EMAP needs at least: on one sample the projection is the model."""
+
+
 @dataclass
 class EmapScores:
-    """Per fusion model: its test score and that of its additive projection (EMAP);
-    ``not_finite`` lists the models left out because their outputs are NaN or infinite."""
+    """Per fusion model: its test score and that of its additive projection (EMAP), both on the
+    ``samples`` test samples with every modality it uses present (of ``test_samples``);
+    ``not_finite`` lists the models left out because their outputs are NaN or infinite,
+    ``not_computed`` those left out for another reason (too few complete samples)."""
 
     metric: str = "accuracy"
     higher_is_better: bool = True
     models: dict[str, dict[str, float]] = field(default_factory=dict)
     not_finite: list[str] = field(default_factory=list)
+    test_samples: int = 0
+    not_computed: dict[str, str] = field(default_factory=dict)
 
 
 def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScores | Skipped | None:
@@ -162,28 +181,44 @@ def compute_emap(inputs: AnalysisInput, settings: AnalysisSettings) -> EmapScore
     if not models:
         return None
     metric = settings.metric_of(inputs.test.task)
-    result = EmapScores(metric.name, metric.higher_is_better)
+    result = EmapScores(metric.name, metric.higher_is_better, test_samples=len(inputs.test))
     for name in models:
         scores = inputs.per_model_result("emap", name, settings)
         if scores is None:
             result.not_finite.append(name)
+        elif "skipped" in scores:
+            result.not_computed[name] = str(scores["skipped"])
         else:
             result.models[name] = scores
     if not result.models:
-        return Skipped(f"the outputs of {', '.join(result.not_finite)} hold NaN or infinite values")
+        reasons = [f"{k}: {v}" for k, v in result.not_computed.items()]
+        if result.not_finite:
+            reasons.append(
+                f"the outputs of {', '.join(result.not_finite)} hold NaN or infinite values"
+            )
+        return Skipped("; ".join(reasons))
     return result
 
 
 def emap_scores(
     model: nn.Module, test: MultimodalDataset, settings: AnalysisSettings
-) -> dict[str, float] | None:
-    """One fusion model's test score and that of its EMAP (None if its outputs are not
-    finite)."""
+) -> dict[str, Any] | None:
+    """One fusion model's test score and that of its EMAP on the test samples with every
+    modality it uses present, and their number (``samples``); None if its outputs are not
+    finite; ``{"skipped": why}`` with fewer than :data:`EMAP_MIN_SAMPLES` complete samples."""
+    names = list(getattr(model, "modalities", test.modality_names))
+    complete = int(complete_samples(test, names).sum())
+    if complete < EMAP_MIN_SAMPLES:
+        return {
+            "skipped": f"{complete} of the {len(test)} test samples have every modality of "
+            f"{', '.join(names)} present; EMAP combines complete samples and needs at least "
+            f"{EMAP_MIN_SAMPLES}"
+        }
     if not finite_outputs(model, test):
         return None
     metric = settings.metric_of(test.task)
     outcome = emap(model, test, n_draws=settings.emap_draws, seed=settings.seed, metric=metric.name)
-    return {"model": outcome.model_score, "emap": outcome.emap_score}
+    return {"model": outcome.model_score, "emap": outcome.emap_score, "samples": outcome.samples}
 
 
 def finite_outputs(model: nn.Module, data: MultimodalDataset) -> bool:
@@ -193,6 +228,30 @@ def finite_outputs(model: nn.Module, data: MultimodalDataset) -> bool:
 
 def direction(metric: str, higher_is_better: bool) -> str:
     return f"test {metric} ({'higher' if higher_is_better else 'lower'} is better)"
+
+
+def of_test(count: int, total: int, what: str) -> str:
+    """``all 300 test samples`` or ``the 67 test samples WHAT (of 100)``."""
+    if count == total:
+        return f"all {total} test samples"
+    return f"the {count} test samples {what} (of {total})"
+
+
+def samples_emap(result: EmapScores) -> str:
+    if not result.test_samples:
+        return ""  # read from a file that did not record the samples
+    counts = {int(s.get("samples", result.test_samples)) for s in result.models.values()}
+    where = "with every modality present"
+    if len(counts) == 1:
+        return f"EMAP on {of_test(counts.pop(), result.test_samples, where)}"
+    return (
+        "EMAP on the test samples with every modality of the model present: "
+        + ", ".join(
+            f"{name} {int(s.get('samples', result.test_samples))}"
+            for name, s in result.models.items()
+        )
+        + f" (of {result.test_samples})"
+    )
 
 
 def figure_emap(result: EmapScores) -> bytes:
@@ -223,20 +282,34 @@ def describe_emap(result: EmapScores) -> list[str]:
     ]
     if result.not_finite:
         lines.append(f"EMAP not computed for {', '.join(result.not_finite)}: non-finite outputs")
+    lines += [f"EMAP not computed for {name}: {why}" for name, why in result.not_computed.items()]
     return lines
 
 
 # --- PID -----------------------------------------------------------------------------------------
 @dataclass
 class PidTable:
-    """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set (on the
-    samples where both are present). Each row of ``pairs`` says its k-means cells per modality
-    (``clusters``) and ``samples``; ``n_clusters`` is the most cells a pair may get. ``note``
-    names the pairs left out because they have too few samples."""
+    """The PID in bits of I(X_a, X_b; Y) for pairs of modalities of the whole data set
+    (``data_samples`` samples: training, validation and test), each on the samples where both
+    are present. Each row of ``pairs`` says its k-means cells per modality (``clusters``) and
+    ``samples``; ``n_clusters`` is the most cells a pair may get. ``note`` names the pairs left
+    out because they have too few samples, and says so when more than ``max_pid_pairs`` pairs
+    were sampled."""
 
     pairs: list[dict[str, Any]] = field(default_factory=list)
     n_clusters: int = 5
     note: str = ""
+    data_samples: int = 0
+
+
+def pid_pairs(names: list[str], limit: int, seed: int) -> list[tuple[str, str]]:
+    """Every pair of ``names`` when there are at most ``limit``; beyond, a uniform sample of
+    ``limit`` pairs seeded with ``seed``, in the order of ``itertools.combinations``."""
+    every = list(itertools.combinations(names, 2))
+    if len(every) <= limit:
+        return every
+    chosen = sorted(random.Random(seed).sample(range(len(every)), limit))
+    return [every[i] for i in chosen]
 
 
 def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable | Skipped | None:
@@ -248,8 +321,15 @@ def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable |
         return Skipped("the PID needs one discrete target; a multi-label target is a set")
     numeric = [k for k in data.modality_names if data.kinds[k] != "text"]
     flat = {k: data.modalities[k].reshape(len(data), -1).numpy() for k in numeric}
-    table = PidTable(n_clusters=settings.pid_clusters)
-    pairs = list(itertools.combinations(numeric, 2))[: settings.max_pid_pairs]
+    table = PidTable(n_clusters=settings.pid_clusters, data_samples=len(data))
+    pairs = pid_pairs(numeric, settings.max_pid_pairs, settings.seed)
+    every = len(numeric) * (len(numeric) - 1) // 2
+    notes = []
+    if len(pairs) < every:
+        notes.append(
+            f"{len(pairs)} of the {every} pairs, a sample seeded with {settings.seed} "
+            f"(max_pid_pairs {settings.max_pid_pairs})"
+        )
     too_few = []
     for a, b in pairs:
         rows = (data.masks[a] & data.masks[b]).numpy()  # samples where both are present
@@ -270,8 +350,23 @@ def compute_pid(inputs: AnalysisInput, settings: AnalysisSettings) -> PidTable |
         )
         if not table.pairs:
             return Skipped(why)
-        table.note = f"not decomposed, {why}"
+        notes.append(f"not decomposed, {why}")
+    table.note = "; ".join(notes)
     return table
+
+
+def samples_pid(result: PidTable) -> str:
+    if not result.data_samples:
+        return ""  # read from a file that did not record the samples
+    counts = {int(row["samples"]) for row in result.pairs}
+    total = result.data_samples
+    if counts == {total}:
+        return f"PID on all {total} samples of the whole data set (train, validation and test)"
+    return (
+        f"PID on the samples of the whole data set (train, validation and test: {total}) with "
+        "both modalities of the pair present: "
+        + ", ".join(f"{row['pair']} {row['samples']}" for row in result.pairs)
+    )
 
 
 def figure_pid(result: PidTable) -> bytes:
@@ -313,13 +408,17 @@ def describe_pid(result: PidTable) -> list[str]:
 # --- robustness ----------------------------------------------------------------------------------
 @dataclass
 class RobustnessCurves:
-    """Test score of the analysed model (and the baseline) with one modality corrupted."""
+    """Test score of the analysed model (and the baseline) with one modality corrupted, on the
+    ``samples`` test samples. Each curve says in how many of them its modality is ``present``
+    (noise and dropout change only those) and ``hideable`` (present with another modality: the
+    samples ``missing`` may hide it in), and the fraction ``absent`` at each level."""
 
     model: str = ""
     baseline: str | None = None
     metric: str = "accuracy"
     higher_is_better: bool = True
     curves: list[dict[str, Any]] = field(default_factory=list)
+    samples: int = 0
 
 
 def compute_robustness(
@@ -335,6 +434,7 @@ def compute_robustness(
         settings.baseline if baseline is not None else None,
         metric.name,
         metric.higher_is_better,
+        samples=len(inputs.test),
     )
     test, seed = inputs.test, settings.seed
     for modality in test.modality_names:
@@ -350,6 +450,9 @@ def compute_robustness(
                 "levels": curve["level"].tolist(),
                 "score": curve["score"].tolist(),
                 "relative_robustness": relative_robustness(curve),
+                "absent": curve["absent"].tolist(),
+                "present": curve.attrs["present"],
+                "hideable": curve.attrs["hideable"],
             }
             if baseline is not None:
                 base = robustness_curve(
@@ -404,15 +507,37 @@ def describe_robustness(result: RobustnessCurves) -> list[str]:
     return lines
 
 
+def samples_robustness(result: RobustnessCurves) -> str:
+    if not result.samples:
+        return ""  # read from a file that did not record the samples
+    total = result.samples
+    present = {r["modality"]: r for r in result.curves}
+    if all(r.get("present", total) == total for r in present.values()):
+        return f"robustness curves on all {total} test samples (every modality present in each)"
+    return (
+        f"robustness curves on all {total} test samples; noise and dropout change a modality "
+        "where it is present, missing hides it only where another modality is present: "
+        + ", ".join(
+            f"{m} present in {r.get('present', total)}, hideable in {r.get('hideable', total)}"
+            for m, r in present.items()
+        )
+    )
+
+
 # --- interaction types ---------------------------------------------------------------------------
 @dataclass
 class InteractionSummary:
     """Interaction types of the analysed model's test predictions against the two best
-    unimodal models."""
+    unimodal models, on the ``samples`` test samples (of ``test_samples``) in which the
+    modalities of all three are present (a unimodal model has no response without its
+    modality); ``examples`` are positions in the test split."""
 
     model: str = ""
     unimodal: list[str] = field(default_factory=list)
     summary: list[dict[str, Any]] = field(default_factory=list)
+    samples: int = 0
+    test_samples: int = 0
+    modalities: list[str] = field(default_factory=list)
 
 
 def compute_interaction_types(
@@ -432,14 +557,41 @@ def compute_interaction_types(
     if name is None or len(unimodal) < 2:
         return None
     test = inputs.test
-    outputs = {k: predict_outputs(inputs.models[k], test) for k in (*unimodal, name)}
+    used = sorted(
+        {
+            m
+            for k in (*unimodal, name)
+            for m in getattr(inputs.models[k], "modalities", test.modality_names)
+        }
+    )
+    complete = complete_samples(test, used)
+    if not complete.any():
+        return Skipped(
+            f"no test sample has {', '.join(used)} all present, and a unimodal model has no "
+            "response without its modality"
+        )
+    rows = complete.nonzero().flatten()
+    view = test.subset(rows) if len(rows) < len(test) else test
+    outputs = {k: predict_outputs(inputs.models[k], view) for k in (*unimodal, name)}
     broken = [k for k, v in outputs.items() if not bool(torch.isfinite(v).all())]
     if broken:
         return Skipped(f"the outputs of {', '.join(broken)} hold NaN or infinite values")
     p = [torch.softmax(v, dim=1).numpy() for v in outputs.values()]
-    types = interaction_types(p[0], p[1], p[2], test.targets.numpy())
-    summary = [{str(k): v for k, v in row.items()} for row in types.summary.to_dict("records")]
-    return InteractionSummary(name, unimodal, summary)
+    types = interaction_types(p[0], p[1], p[2], view.targets.numpy())
+    positions = rows.numpy()
+    summary = []
+    for row in types.summary.to_dict("records"):
+        entry = {str(k): v for k, v in row.items()}
+        entry["examples"] = [int(positions[i]) for i in entry["examples"]]
+        summary.append(entry)
+    return InteractionSummary(name, unimodal, summary, len(rows), len(test), used)
+
+
+def samples_interaction_types(result: InteractionSummary) -> str:
+    if not result.test_samples:
+        return ""  # read from a file that did not record the samples
+    where = f"with {', '.join(result.modalities)} present"
+    return f"interaction types on {of_test(result.samples, result.test_samples, where)}"
 
 
 def figure_interaction_types(result: InteractionSummary) -> bytes:
@@ -463,9 +615,13 @@ def describe_interaction_types(result: InteractionSummary) -> list[str]:
 @dataclass
 class SubsetTable:
     """Each model's test score with only a subset of the modalities present (the others
-    absent), for every non-empty subset (capped at ``max_subsets``); ``strategies`` says what
-    each model does with an absent modality. A model without any of a subset's modalities has
-    no score there (None)."""
+    absent), for every non-empty subset of up to 6 modalities; beyond, for a documented choice
+    of them (see :func:`intermodal.data.missing.subsets`: every single modality, every
+    leave-one-out subset, the full set and a seeded sample of the others, ``max_subsets`` in
+    all). ``strategies`` says what each model does with an absent modality. A model without any
+    of a subset's modalities has no score there (None). Each subset is scored on the
+    ``samples`` test samples (of ``test_samples``) in which at least one of its modalities is
+    present: on incomplete data a sample that has none of them has nothing to predict from."""
 
     metric: str = "accuracy"
     higher_is_better: bool = True
@@ -473,6 +629,13 @@ class SubsetTable:
     scores: dict[str, list[float | None]] = field(default_factory=dict)
     strategies: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    samples: list[int] = field(default_factory=list)
+    test_samples: int = 0
+
+
+def subset_samples(test: MultimodalDataset, subset: tuple[str, ...]) -> int:
+    """The test samples that have at least one modality of ``subset`` present."""
+    return int(torch.stack([test.masks[m] for m in subset]).any(dim=0).sum())
 
 
 def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> SubsetTable | None:
@@ -480,15 +643,22 @@ def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> Subset
     if len(test.modality_names) < 2:
         return None
     metric = settings.metric_of(test.task)
-    chosen = subsets(test.modality_names, settings.max_subsets)
-    total = 2 ** len(test.modality_names) - 1
+    chosen = subsets(test.modality_names, settings.max_subsets, settings.seed)
+    count = len(test.modality_names)
+    total = 2**count - 1
     note = (
         ""
         if len(chosen) == total
-        else (f"{len(chosen)} of the {total} subsets (the smallest ones and the full set)")
+        else (
+            f"{len(chosen)} of the {total} subsets: every single modality, every leave-one-out "
+            f"subset and the full set ({2 * count + 1}), and {len(chosen) - 2 * count - 1} "
+            f"others drawn at random (seed {settings.seed}; max_subsets {settings.max_subsets})"
+        )
     )
     table = SubsetTable(metric.name, metric.higher_is_better, [" + ".join(c) for c in chosen])
     table.note = note
+    table.samples = [subset_samples(test, c) for c in chosen]
+    table.test_samples = len(test)
     for name in inputs.models:
         table.scores[name] = inputs.per_model_result("missing_subsets", name, settings)
         table.strategies[name] = inputs.strategies.get(name, "")
@@ -498,21 +668,35 @@ def compute_subsets(inputs: AnalysisInput, settings: AnalysisSettings) -> Subset
 def subset_scores(
     model: nn.Module, test: MultimodalDataset, settings: AnalysisSettings
 ) -> list[float | None] | None:
-    """One model's test score with only each subset of the modalities present (None where it
-    uses none of them), in the order of ``subsets``; None for data of one modality."""
+    """One model's test score with only each subset of the modalities present, on the samples
+    that have one of them (None where it uses none of them or no sample has one), in the order
+    of ``subsets``; None for data of one modality."""
     if len(test.modality_names) < 2:
         return None
     metric = settings.metric_of(test.task)
     used = set(getattr(model, "modalities", test.modality_names))
     scores: list[float | None] = []
-    for subset in subsets(test.modality_names, settings.max_subsets):
-        if used & set(subset):
+    for subset in subsets(test.modality_names, settings.max_subsets, settings.seed):
+        if used & set(subset) and subset_samples(test, subset):
             view = keep_only(test, subset)
             outputs = predict_outputs(model, view).double()
             scores.append(float(metric.compute(outputs, view.targets)))
         else:
             scores.append(None)
     return scores
+
+
+def samples_subsets(result: SubsetTable) -> str:
+    if not result.test_samples:
+        return ""  # read from a file that did not record the samples
+    total = result.test_samples
+    if not result.samples or set(result.samples) == {total}:
+        return f"subset table on all {total} test samples for every subset"
+    return (
+        "subset table: each subset on the test samples with at least one of its modalities "
+        f"present, {min(result.samples)} to {max(result.samples)} of {total} (the count of "
+        "each is in the table)"
+    )
 
 
 def figure_subsets(result: SubsetTable) -> bytes:
@@ -545,16 +729,20 @@ def describe_subsets(result: SubsetTable) -> list[str]:
 
 
 def table_subsets(result: SubsetTable) -> str:
-    """The subset table as HTML (one row per subset, one column per model)."""
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in result.scores)
+    """The subset table as HTML (one row per subset with the test samples it was scored on,
+    one column per model)."""
+    counted = len(result.samples) == len(result.subsets)
+    head = ("<th>samples</th>" if counted else "") + "".join(
+        f"<th>{html.escape(n)}</th>" for n in result.scores
+    )
     rows = []
     for i, subset in enumerate(result.subsets):
-        cells = "".join(
+        cells = (f"<td>{result.samples[i]}</td>" if counted else "") + "".join(
             "<td>n/a</td>" if v[i] is None else f"<td>{v[i]:.4f}</td>"
             for v in result.scores.values()
         )
         rows.append(f"<tr><td>{html.escape(subset)}</td>{cells}</tr>")
-    strategy = "".join(
+    strategy = ("<td></td>" if counted else "") + "".join(
         f"<td>{html.escape(result.strategies.get(n, ''))}</td>" for n in result.scores
     )
     rows.append(f"<tr><td>absent modality</td>{strategy}</tr>")
@@ -568,13 +756,25 @@ def table_subsets(result: SubsetTable) -> str:
 @dataclass
 class MissingRateCurves:
     """Each model's test score when each modality of each sample is hidden at a rate (at least
-    one kept per sample), the same hidden entries for every model."""
+    one kept per sample), the same hidden entries for every model, on the ``test_samples`` test
+    samples, ``incomplete`` of which had a modality absent already (the rate hides present
+    modalities only); ``absent_fraction`` is the fraction of (sample, modality) entries absent
+    at each rate."""
 
     metric: str = "accuracy"
     higher_is_better: bool = True
     rates: list[float] = field(default_factory=list)
     scores: dict[str, list[float]] = field(default_factory=dict)
     strategies: dict[str, str] = field(default_factory=dict)
+    test_samples: int = 0
+    incomplete: int = 0
+    absent_fraction: list[float] = field(default_factory=list)
+
+
+def absent_fraction(data: MultimodalDataset) -> float:
+    """The fraction of (sample, modality) entries of ``data`` that are absent."""
+    present = torch.stack([data.masks[m] for m in data.modality_names])
+    return float((~present).double().mean())
 
 
 def compute_missing_rate(
@@ -584,8 +784,15 @@ def compute_missing_rate(
     if len(test.modality_names) < 2:
         return None
     metric = settings.metric_of(test.task)
-    result = MissingRateCurves(metric.name, metric.higher_is_better, list(settings.missing_rates))
     views = [hide_at_random(test, rate, seed=settings.seed) for rate in settings.missing_rates]
+    result = MissingRateCurves(
+        metric.name,
+        metric.higher_is_better,
+        list(settings.missing_rates),
+        test_samples=len(test),
+        incomplete=int((~complete_samples(test)).sum()),
+        absent_fraction=[absent_fraction(view) for view in views],
+    )
     for name, model in inputs.models.items():
         if inputs.families.get(name) == "unimodal":
             continue  # one modality: hiding it leaves nothing to predict from
@@ -595,6 +802,20 @@ def compute_missing_rate(
         ]
         result.strategies[name] = inputs.strategies.get(name, "")
     return result if result.scores else None
+
+
+def samples_missing_rate(result: MissingRateCurves) -> str:
+    if not result.test_samples:
+        return ""  # read from a file that did not record the samples
+    total = result.test_samples
+    if not result.incomplete:
+        return f"missing-rate curves on all {total} test samples (every modality present in each)"
+    shown = ", ".join(f"{f:.2f}" for f in result.absent_fraction)
+    return (
+        f"missing-rate curves on all {total} test samples, {result.incomplete} of which had a "
+        "modality absent already; each rate hides present modalities (at least one kept per "
+        f"sample), leaving these fractions of the entries absent: {shown}"
+    )
 
 
 def figure_missing_rate(result: MissingRateCurves) -> bytes:
@@ -640,6 +861,9 @@ class Analysis:
     figure: Callable[[Any], bytes]
     caption: str
     describe: Callable[[Any], list[str]]
+    samples: Callable[[Any], str]
+    """Which samples the result was computed on, in a sentence (for the report and
+    ``diagnose``)."""
     table: Callable[[Any], str] | None = None
 
 
@@ -653,6 +877,7 @@ ANALYSES: dict[str, Analysis] = {
             figure_robustness,
             "Robustness of the best fusion model (and the baseline) to a corrupted modality.",
             describe_robustness,
+            samples_robustness,
         ),
         Analysis(
             "emap",
@@ -662,6 +887,7 @@ ANALYSES: dict[str, Analysis] = {
             "Each fusion model against its additive projection (EMAP): the gap is what "
             "cross-modal interactions add.",
             describe_emap,
+            samples_emap,
         ),
         Analysis(
             "pid",
@@ -672,6 +898,7 @@ ANALYSES: dict[str, Analysis] = {
             "(bits, whole data set; each pair gets the most k-means cells per modality that "
             "leave pid_samples_per_cell samples per cell of the table).",
             describe_pid,
+            samples_pid,
         ),
         Analysis(
             "interaction_types",
@@ -680,6 +907,7 @@ ANALYSES: dict[str, Analysis] = {
             figure_interaction_types,
             "Interaction types of the best fusion model's test predictions.",
             describe_interaction_types,
+            samples_interaction_types,
         ),
         Analysis(
             "missing_subsets",
@@ -688,6 +916,7 @@ ANALYSES: dict[str, Analysis] = {
             figure_subsets,
             "Each model's test score with only a subset of the modalities present.",
             describe_subsets,
+            samples_subsets,
             table_subsets,
         ),
         Analysis(
@@ -698,6 +927,7 @@ ANALYSES: dict[str, Analysis] = {
             "Each model's test score when each modality of each sample is hidden at a rate "
             "(at least one kept per sample).",
             describe_missing_rate,
+            samples_missing_rate,
         ),
     )
 }
@@ -732,8 +962,9 @@ def run_analyses(inputs: AnalysisInput, settings: AnalysisSettings | None = None
 
 
 def to_json(results: dict[str, Any], settings: AnalysisSettings) -> dict[str, Any]:
-    """The results as JSON values (``analysis.json``), with the settings that produced them;
-    a skipped analysis is ``{"skipped": reason}``."""
+    """The results as JSON values (``analysis.json``), with the settings that produced them
+    and which samples each analysis used (``samples``, see :func:`samples_used`); a skipped
+    analysis is ``{"skipped": reason}``."""
     document: dict[str, Any] = {"settings": dataclasses.asdict(settings)}
     for name, result in results.items():
         document[name] = (
@@ -741,6 +972,7 @@ def to_json(results: dict[str, Any], settings: AnalysisSettings) -> dict[str, An
             if isinstance(result, Skipped)
             else dataclasses.asdict(result)
         )
+    document["samples"] = samples_used(results)
     return document
 
 
@@ -779,8 +1011,20 @@ def skipped(results: dict[str, Any]) -> dict[str, str]:
     return {name: r.reason for name, r in results.items() if isinstance(r, Skipped)}
 
 
+def samples_used(results: dict[str, Any]) -> dict[str, str]:
+    """``{analysis: which samples it used}``, a sentence for each computed result (e.g. "EMAP
+    on the 67 test samples with every modality present (of 100)")."""
+    used = {
+        name: ANALYSES[name].samples(result)
+        for name, result in results.items()
+        if not isinstance(result, Skipped)
+    }
+    return {name: sentence for name, sentence in used.items() if sentence}
+
+
 def describe(name: str, result: Any) -> list[str]:
-    """Text lines of a result (for ``intermodal diagnose``)."""
+    """Text lines of a result (for ``intermodal diagnose``), ending with the samples it used."""
     if isinstance(result, Skipped):
         return [f"{name}: not computed ({result.reason})"]
-    return ANALYSES[name].describe(result)
+    sentence = ANALYSES[name].samples(result)
+    return ANALYSES[name].describe(result) + ([f"  ({sentence})"] if sentence else [])

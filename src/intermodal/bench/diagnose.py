@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from intermodal.analysis import discrete_target, model_cost, pid, profile
-from intermodal.bench.analyses import AnalysisSettings, to_json
+from intermodal.bench.analyses import AnalysisSettings, of_test, to_json
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.runner import run_benchmark
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.missing import complete_samples
 from intermodal.data.splits import split_dataset, standardize
 from intermodal.metrics import predict_outputs, predictions
 
@@ -40,8 +41,9 @@ def diagnose(
 ) -> dict[str, Any]:
     """Train a fusion model, one model per modality and a late-fusion baseline on two modalities
     (seed ``config``'s first seed, its budget), then run the analysis suite (robustness, EMAP,
-    PID, interaction types) and add the PID of the fusion model's predictions, its cost and the
-    data profile.
+    PID, interaction types) and add the PID of the fusion model's predictions (on the test
+    samples with both modalities present), its cost and the data profile. ``samples`` says
+    which samples each analysis used.
 
     Returns:
         A JSON-serializable dict with one entry per analysis.
@@ -71,19 +73,26 @@ def diagnose(
     prediction_pid: dict[str, Any] | None = None
     if predicted is not None:
         settings = result.analysis_settings
-        clusters = settings.pid_clusters_for(len(predicted), len(np.unique(predicted)))
+        both = complete_samples(test, [first, second]).numpy()  # a PID needs both values
+        n = int(both.sum())
+        clusters = settings.pid_clusters_for(n, len(np.unique(predicted[both])) if n else 1)
         prediction_pid = (
             {
                 **pid(
-                    flat[first], flat[second], predicted, n_clusters=clusters, seed=seed
+                    flat[first][both],
+                    flat[second][both],
+                    predicted[both],
+                    n_clusters=clusters,
+                    seed=seed,
                 ).as_dict(),
                 "clusters": clusters,
-                "samples": len(predicted),
+                "samples": n,
+                "test_samples": len(test),
             }
             if clusters >= 2
             else {
-                "skipped": f"{len(predicted)} test samples are too few for cells of at least "
-                f"{settings.pid_samples_per_cell} samples"
+                "skipped": f"{n} test samples with {first} and {second} present are too few "
+                f"for cells of at least {settings.pid_samples_per_cell} samples"
             }
         )
     document = {
@@ -106,4 +115,13 @@ def diagnose(
             "notes": data_profile.notes,
         },
     }
+    used = document["samples"]
+    if prediction_pid is not None and "samples" in prediction_pid:
+        used["pid_of_predictions"] = "PID of the fusion model's predictions on " + of_test(
+            n, len(test), f"with {first} and {second} present"
+        )
+    used["profile"] = (
+        f"profile on all {len(data)} samples of the data set, each modality on the samples "
+        "where it is present and each pair on those where both are"
+    )
     return document

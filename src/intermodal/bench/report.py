@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from intermodal.bench.analyses import figures as analysis_figures
-from intermodal.bench.analyses import from_json, png
+from intermodal.bench.analyses import from_json, png, samples_used
 from intermodal.bench.analyses import skipped as skipped_reasons
 from intermodal.bench.analyses import tables as analysis_tables
 from intermodal.bench.results import ResultsFolder
@@ -147,6 +147,10 @@ def write_report(directory: str | Path | ResultsFolder) -> Path:
     folder.write_figures({name: data for name, (data, _) in images.items()})
     board = pd.DataFrame(results["leaderboard"])
     config = results.get("config", {})
+    used = "".join(
+        f"<li>{html.escape(sentence)}</li>"
+        for sentence in samples_used(from_json(analysis or {})).values()
+    )
     skipped_analyses = "".join(
         f"<li>{html.escape(name)}: {html.escape(why)}</li>"
         for name, why in skipped_reasons(from_json(analysis or {})).items()
@@ -184,6 +188,7 @@ are shaded.</p>
 <h2>Figures</h2>
 {"".join(sections)}
 {"".join(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{t}" for name, t in html_tables.items())}
+{f'<h2>Samples of each analysis</h2><ul id="samples">{used}</ul>' if used else ""}
 {f"<p>Analyses not computed:</p><ul>{skipped_analyses}</ul>" if skipped_analyses else ""}
 <script>
 window.addEventListener("load", () => {{

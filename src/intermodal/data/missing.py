@@ -4,16 +4,19 @@ the presence patterns of a data set."""
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 
 import pandas as pd
 import torch
+from torch import Tensor
 
 from intermodal.data.dataset import MultimodalDataset
 
 MAX_SUBSETS = 63
-"""Subsets of modalities that a subset table lists at most (all of them for up to 6
-modalities)."""
+"""Subsets of modalities that a subset table lists at most: all of them for up to 6 modalities;
+beyond, every single modality, every leave-one-out subset and the full set, then a seeded
+sample of the others up to this number (see :func:`subsets`)."""
 
 
 def hide_at_random(
@@ -70,14 +73,50 @@ def keep_only(dataset: MultimodalDataset, modalities: Sequence[str]) -> Multimod
     return kept.with_masks({m: v[any_present] for m, v in masks.items()})
 
 
-def subsets(modalities: Sequence[str], limit: int = MAX_SUBSETS) -> list[tuple[str, ...]]:
-    """Every non-empty subset of ``modalities``, smallest first, at most ``limit`` of them (the
-    full set always included)."""
+def subsets(
+    modalities: Sequence[str], limit: int = MAX_SUBSETS, seed: int = 0
+) -> list[tuple[str, ...]]:
+    """Non-empty subsets of ``modalities``, smallest first (then in the order of
+    ``itertools.combinations``).
+
+    All ``2^M - 1`` of them when that is at most ``limit``. Beyond, always every single
+    modality, every leave-one-out subset and the full set (``2M + 1`` subsets, so the count is
+    ``max(limit, 2M + 1)`` at most), then a uniform sample, seeded with ``seed``, of the other
+    subsets up to ``limit`` in all. The same arguments give the same subsets, so every model of
+    a benchmark is scored on the same ones.
+    """
     names = list(modalities)
-    every = [c for size in range(1, len(names) + 1) for c in itertools.combinations(names, size)]
-    if len(every) <= limit:
-        return every
-    return [*every[: limit - 1], tuple(names)]
+    count = len(names)
+    if limit < 1:
+        raise ValueError(f"the subset limit must be at least 1, got {limit}")
+    total = 2**count - 1
+    if total <= limit:
+        return [c for size in range(1, count + 1) for c in itertools.combinations(names, size)]
+    full = (1 << count) - 1
+    chosen = {1 << i for i in range(count)} | {full ^ (1 << i) for i in range(count)} | {full}
+    rest = total - len(chosen)
+    wanted = min(rest, max(0, limit - len(chosen)))
+    generator = random.Random(seed)
+    if wanted > rest // 2 and rest <= 1 << 20:  # dense: draw from the list of the others
+        others = [b for b in range(1, full) if b not in chosen]
+        chosen.update(generator.sample(others, wanted))
+    else:  # sparse: draw bit patterns until enough new ones are found
+        target = len(chosen) + wanted
+        while len(chosen) < target:
+            chosen.add(generator.randrange(1, full))
+    members = [tuple(n for i, n in enumerate(names) if bits >> i & 1) for bits in chosen]
+    order = {n: i for i, n in enumerate(names)}
+    return sorted(members, key=lambda c: (len(c), [order[n] for n in c]))
+
+
+def complete_samples(dataset: MultimodalDataset, modalities: Sequence[str] | None = None) -> Tensor:
+    """``(N,)`` bool: True for the samples in which every one of ``modalities`` (default: all)
+    is present."""
+    names = list(modalities) if modalities is not None else dataset.modality_names
+    complete = torch.ones(len(dataset), dtype=torch.bool)
+    for m in names:
+        complete &= dataset.masks[m]
+    return complete
 
 
 def presence_patterns(dataset: MultimodalDataset) -> pd.DataFrame:

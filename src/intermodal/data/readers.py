@@ -592,6 +592,15 @@ def read_image_folder(
 
 
 def _load_pickle(path: Path, trust_pickle: bool) -> Any:
+    """The object pickled in ``path``, only with ``trust_pickle``.
+
+    Pickles written by Python 2, as many public research files were, load too. Python 2's
+    ``str`` is bytes: its text and the raw data of its NumPy arrays are read as latin-1, which
+    maps each byte to one character, so NumPy rebuilds every array bit for bit and text keys
+    come back as ``str`` (Python 2 ``unicode`` comes back as it was). Dictionary keys that are
+    ``bytes`` (a file pickled again after loading it with ``encoding="bytes"``) are decoded as
+    latin-1 too, where no ``str`` key is spelled the same, so every reader finds its keys.
+    """
     if not trust_pickle:
         raise PermissionError(
             f"{path} is a pickle file, and loading a pickle can run arbitrary code; load it only "
@@ -600,7 +609,19 @@ def _load_pickle(path: Path, trust_pickle: bool) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
     with path.open("rb") as stream:
-        return pickle.load(stream)
+        return _text_keys(pickle.load(stream, encoding="latin1"))
+
+
+def _text_keys(data: Any) -> Any:
+    """``data`` with the ``bytes`` keys of its (nested) dicts decoded as latin-1, unless that
+    would merge two keys."""
+    if not isinstance(data, dict):
+        return data
+    decoded = {
+        key.decode("latin-1") if isinstance(key, bytes) else key: _text_keys(value)
+        for key, value in data.items()
+    }
+    return decoded if len(decoded) == len(data) else data
 
 
 def _finite(array: np.ndarray) -> np.ndarray:
