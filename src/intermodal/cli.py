@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import pandas as pd
 
 from intermodal.errors import UnknownNameError
+from intermodal.interrupts import describe_stop, exit_code, signals_as_interrupts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -224,26 +225,30 @@ def _format_leaderboard(table: pd.DataFrame, config: dict[str, Any]) -> str:
     return pd.DataFrame(shown).to_string(index=False)
 
 
-def _interrupted(folder: Path, analysing: bool, named: bool) -> int:
-    """Say what an interrupted benchmark kept in ``folder`` and how to continue (``named``: the
-    user chose the folder with --output); exit code 130."""
+def _interrupted(
+    folder: Path, analysing: bool, named: bool, stop: KeyboardInterrupt, undone: bool
+) -> int:
+    """Say what a benchmark stopped by ``stop`` (Ctrl-C, SIGTERM, ...) kept in ``folder`` and how
+    to continue (``named``: the user chose the folder with --output; ``undone``: the folder is as
+    it was before the benchmark); exit code 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
     runs = folder / "runs"
-    saved = len(list(runs.glob("*.json"))) if runs.is_dir() else 0
+    saved = len(list(runs.glob("*.json"))) if runs.is_dir() and not undone else 0
     again = "run the same command with --resume" + ("" if named else f" --output {folder}")
+    how = describe_stop(stop)
     if analysing:
         what = (
-            f"interrupted while analysing the models; every run ({saved}) is saved in {runs}: "
+            f"{how} while analysing the models; every run ({saved}) is saved in {runs}: "
             f"{again} to write the results and the report without training again"
         )
     elif saved:
         what = (
-            f"interrupted; {saved} finished run{'s are' if saved > 1 else ' is'} saved in "
+            f"{how}; {saved} finished run{'s are' if saved > 1 else ' is'} saved in "
             f"{runs}: {again} to continue (saved runs are not trained again)"
         )
     else:
-        what = f"interrupted before any run finished; nothing is saved in {folder}"
+        what = f"{how} before any run finished; {folder} is left as it was"
     print(f"intermodal bench: {what}", file=sys.stderr)
-    return 130
+    return exit_code(stop)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -293,22 +298,24 @@ def _bench(args: argparse.Namespace) -> int:
                     del settings[name]
             checked.check(settings)
     for config, output in zip(configs, outputs, strict=True):
+        folder = None
         try:
             dataset = load_dataset(
                 config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
             )
             config.metric_of(dataset.task)  # an unknown --metric is an error before any output
-            folder = ResultsFolder(output, config.overwrite, config.resume)
-            result = run_benchmark(dataset, config, folder)
-            best = None
-            if args.save_best is not None:
-                overwrite = config.overwrite or config.resume
-                best = save_best(result, folder, args.save_best or None, overwrite=overwrite)
-            save_results(result, folder, report=config.report, best=best)
+            # locked while the benchmark writes it; left as found if it ends before a saved run
+            with ResultsFolder(output, config.overwrite, config.resume) as folder:
+                result = run_benchmark(dataset, config, folder)
+                best = None
+                if args.save_best is not None:
+                    overwrite = config.overwrite or config.resume
+                    best = save_best(result, folder, args.save_best or None, overwrite=overwrite)
+                save_results(result, folder, report=config.report, best=best)
         except KeyboardInterrupt as stop:
-            return _interrupted(
-                Path(output), isinstance(stop, AnalysisInterrupted), config.output is not None
-            )
+            undone = not config.resume and (folder is None or folder.undone)
+            analysing = isinstance(stop, AnalysisInterrupted)
+            return _interrupted(Path(output), analysing, config.output is not None, stop, undone)
         print(f"Leaderboard on {dataset.name} ({describe_scores(result.config)})")
         print(_format_leaderboard(result.leaderboard, result.config))
         for name, reason in result.skipped:
@@ -852,14 +859,15 @@ a bug and keeps its traceback."""
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with signals_as_interrupts():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
+            return int(args.run(args))
     except USER_ERRORS as error:
         print(f"intermodal {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         written = "" if args.command == "report" else "; nothing was written"
-        print(f"intermodal {args.command}: interrupted{written}", file=sys.stderr)
-        return 130
+        print(f"intermodal {args.command}: {describe_stop(stop)}{written}", file=sys.stderr)
+        return exit_code(stop)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from intermodal.bench.analyses import AnalysisSettings, model_analyses
 from intermodal.bench.registry import Job
@@ -23,6 +26,7 @@ from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import hide_at_random
 from intermodal.data.preprocessing import Preprocessor
 from intermodal.data.splits import DataSplits, split_dataset
+from intermodal.interrupts import exit_with_main, release_workers
 from intermodal.training.context import RunContext
 
 
@@ -87,7 +91,11 @@ _WORKER: dict[str, Any] = {}
 """A worker process's data set and split cache."""
 
 
-def _worker_init(dataset: MultimodalDataset, threads: int) -> None:
+def _worker_init(dataset: MultimodalDataset, threads: int, main_alive: Connection) -> None:
+    exit_with_main(main_alive)
+    # progress bars lock among this process's threads only: no system semaphore, which a
+    # worker that is stopped mid-run would leave to the resource tracker (and its warning)
+    tqdm.set_lock(threading.RLock())
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
@@ -147,13 +155,16 @@ def run_processes(
     """Runs in ``workers`` spawned processes with ``threads`` intra-op threads each. The data set
     is sent to each worker once; finished runs are yielded as they complete. When a run fails,
     no new run starts, the runs in progress finish (and are yielded), then the error is
-    raised."""
+    raised. An exception here (Ctrl-C, :class:`~intermodal.interrupts.Terminated`) stops
+    the workers; a worker exits by itself when this process dies without stopping it (see
+    :func:`~intermodal.interrupts.exit_with_main`)."""
     context = _worker_context()
+    main_alive, alive = context.Pipe(duplex=False)
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=_worker_init,
-        initargs=(dataset, threads),
+        initargs=(dataset, threads, main_alive),
     )
     pending: dict[Future[Result], Task] = {}
     queue = list(tasks)
@@ -179,11 +190,11 @@ def run_processes(
             if failure is not None and not pending:
                 raise failure
     finally:
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=not pending, cancel_futures=True)
-        if pending:
-            for process in processes:
-                process.terminate()
+        if pending:  # stopped: the workers exit now, then the pool is shut down
+            release_workers(alive, workers)
+        pool.shutdown(wait=True, cancel_futures=True)
+        release_workers(alive, 0)
+        main_alive.close()
 
 
 def run_ray(

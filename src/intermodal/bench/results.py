@@ -15,16 +15,23 @@ Layout::
     figures/*.png, report.html
 
 Every file is written atomically (to a temporary sibling, then renamed), so an interrupted run
-leaves whole files only, and ``resume`` continues from the finished runs.
+leaves whole files only, and ``resume`` continues from the finished runs. One benchmark at a time
+writes a folder: it holds the lock of the hidden file ``.intermodal.lock`` there (an OS lock,
+released when the process ends, however it ends). Until its first run is saved, a benchmark
+can be undone (:meth:`ResultsFolder.rollback`): the folder is left as it was found.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
+import os
 import re
 import shutil
 import warnings
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +47,11 @@ from intermodal._io import (
     write_text_atomic,
 )
 from intermodal.saving import PreprocessingWarning, load_model, save_model
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: folders are not locked
+    fcntl = None  # type: ignore[assignment]
 
 FORMAT = "intermodal-results"
 """The ``format`` of ``settings.json`` and ``results.json``, which mark a results folder."""
@@ -71,6 +83,95 @@ def _model_file(entry: Path) -> bool:
 
 FOLDERS = {"runs": _run_file, "figures": _figure, "models": _saved_model, "best": _model_file}
 """The folders a benchmark writes, and what each holds."""
+LOCK = ".intermodal.lock"
+"""The hidden file whose lock a benchmark holds while it writes its folder (holding the
+process id of the holder); like every hidden file, not a file of the results."""
+REPLACED = ".intermodal-replaced-"
+"""The prefix of the hidden folder where ``overwrite`` keeps the results it replaces until the
+first new run is saved (so that a benchmark refused before then can put them back)."""
+
+
+class FolderInUseError(BlockingIOError):
+    """Another benchmark writes the results folder (it holds the folder's lock)."""
+
+
+def _holder(handle: int) -> str:
+    """``process N`` from a lock file's contents, or ``another process``."""
+    try:
+        pid = os.pread(handle, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+def _in_use(folder: Path, holder: str) -> FolderInUseError:
+    return FolderInUseError(
+        f"{folder} is in use by another benchmark ({holder}), which writes its results there; "
+        "wait for it to finish, or choose another --output"
+    )
+
+
+def _try_lock(handle: int) -> bool:
+    """Take the lock of ``handle`` without waiting: False when another process holds it. A file
+    system that does not lock files (an old network share) counts as unlocked."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as error:
+        if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+    return True
+
+
+def _probe_lock(folder: Path) -> None:
+    """Refuse a folder whose lock another process holds, changing nothing."""
+    if fcntl is None or not (folder / LOCK).is_file():
+        return
+    try:
+        handle = os.open(folder / LOCK, os.O_RDWR)  # network file systems lock writable files
+    except OSError:  # removed by its holder meanwhile, or not ours: the real lock decides
+        return
+    try:
+        if not _try_lock(handle):
+            raise _in_use(folder, _holder(handle))
+    finally:
+        os.close(handle)  # releases the lock taken to probe it
+
+
+def _lock(folder: Path) -> int | None:
+    """Hold the lock of ``folder``: the open descriptor of its lock file (created if needed),
+    with this process's id written in it; None where files cannot be locked."""
+    if fcntl is None:
+        return None
+    path = folder / LOCK
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        if not _try_lock(handle):
+            holder = _holder(handle)
+            os.close(handle)
+            raise _in_use(folder, holder)
+        try:  # a holder removes the file as it releases it: lock the file that is there now
+            current = os.path.samestat(os.fstat(handle), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(handle)
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"{os.getpid()}\n".encode("ascii"), 0)
+    return handle
+
+
+def _unlock(folder: Path, handle: int | None) -> None:
+    """Release the lock taken by :func:`_lock`, removing the lock file first (while holding it,
+    so no other process holds a lock on a file that is gone)."""
+    if handle is None:
+        return
+    with contextlib.suppress(OSError):
+        if os.path.samestat(os.fstat(handle), os.stat(folder / LOCK)):
+            os.unlink(folder / LOCK)
+    os.close(handle)
 
 
 def file_name(method: str) -> str:
@@ -126,6 +227,13 @@ def _names(entries: list[Path], root: Path, limit: int = 5) -> str:
     return ", ".join(shown) + more
 
 
+def _holds_results(folder: Path) -> bool:
+    """Whether ``folder`` holds files of a benchmark other than its ``settings.json``: a
+    ``settings.json`` alone is left by a benchmark that ended before its first run was saved,
+    and there is nothing to resume or overwrite."""
+    return folder.is_dir() and bool(set(_contents(folder)[0]) - {folder / "settings.json"})
+
+
 def _show(value: Any) -> str:
     return json.dumps(value) if value is not None else "unset"
 
@@ -138,6 +246,13 @@ class ResultsFolder:
     ``settings.json`` or ``results.json``; hidden files are left alone. The folder is created,
     and checked to be writable, before any run trains.
 
+    An open folder (not ``check_only``) holds the folder's lock until :meth:`close` (or the end
+    of the process), so a second benchmark into the same folder is refused at once, naming the
+    process that writes it. Until its first run is saved (:meth:`save_run`), :meth:`rollback`
+    leaves the folder as it was found: what was written is removed, results that ``overwrite``
+    replaced are put back (they wait in a hidden folder until then), and a folder that was
+    created is removed. As a context manager it rolls back on an exception and closes.
+
     Args:
         path: the folder.
         overwrite: replace the results a previous benchmark left there.
@@ -148,6 +263,7 @@ class ResultsFolder:
     Raises:
         FileExistsError: if the folder holds results and neither ``overwrite`` nor ``resume`` is
             set, or holds other files (a folder that is not a results folder is never cleared).
+        FolderInUseError: if another benchmark writes the folder.
         OSError: if the folder cannot be created or written.
     """
 
@@ -161,10 +277,58 @@ class ResultsFolder:
     ) -> None:
         self.path = Path(path)
         self.resume = resume
+        self._lock: int | None = None
+        self._replaced: Path | None = None
+        self._undo: dict[str, Any] | None = None
+        self._remove: list[Path] = []
+        self.undone = False
+        """Whether :meth:`rollback` undid the benchmark (it had saved no run)."""
         if overwrite and resume:
             raise ValueError("choose one of overwrite (start again) and resume (continue)")
         if self.path.exists() and not self.path.is_dir():
             raise FileExistsError(f"{self.path} is a file; choose a folder for the results")
+        if self.path.is_dir():
+            _probe_lock(self.path)
+        self._check_contents(overwrite, resume)
+        hint = "; choose another --output"
+        if check_only:
+            check_writable(self.path, "results folder", hint)
+            return
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        try:
+            ensure_writable(self.path, "results folder", hint)
+            self._lock = _lock(self.path)
+            self._release = weakref.finalize(self, _unlock, self.path, self._lock)
+            ours = self._check_contents(overwrite, resume)  # again, now that it is ours alone
+        except BaseException:
+            if self._lock is not None:
+                self._release()
+            for folder in missing:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
+        for stale in self.path.glob(REPLACED + "*"):  # of a benchmark that could not finish
+            shutil.rmtree(stale, ignore_errors=True)
+        if ours and (not resume or not _holds_results(self.path)):
+            self._replaced = self.path / f"{REPLACED}{os.getpid()}"
+            for entry in ours:
+                target = self._replaced / entry.relative_to(self.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(entry, target)
+            for name in FOLDERS:
+                if (self.path / name).is_dir() and not any((self.path / name).iterdir()):
+                    (self.path / name).rmdir()
+        self._undo = {
+            "kept": set(_contents(self.path)[0]),
+            "folders": {name for name in FOLDERS if (self.path / name).is_dir()},
+            "created": missing,
+        }
+
+    def _check_contents(self, overwrite: bool, resume: bool) -> list[Path]:
+        """The benchmark's files in the folder (see :data:`FILES`), after checking that it may
+        be used: it holds no other files, and results only when told ``overwrite`` or
+        ``resume``. A ``settings.json`` alone (of a benchmark that ended before its first run
+        was saved) is not results: there is nothing to resume or overwrite."""
         ours, foreign = _contents(self.path) if self.path.is_dir() else ([], [])
         if foreign:
             raise FileExistsError(
@@ -183,27 +347,79 @@ class ResultsFolder:
                 f"{self.path} holds {_names(ours, self.path)} but {manifest}, so it is not a "
                 "results folder of intermodal; nothing was changed: choose another --output"
             )
-        if ours and not resume and not overwrite:
+        if _holds_results(self.path) and not resume and not overwrite:
             raise FileExistsError(
                 f"{self.path} already holds results; pass --resume, --overwrite or another --output"
             )
-        hint = "; choose another --output"
-        if check_only:
-            check_writable(self.path, "results folder", hint)
+        return ours
+
+    # --- the lock, and undoing a benchmark that saved no run ------------------------------
+    def close(self) -> None:
+        """Release the folder's lock; the results that ``overwrite`` replaced are gone for good
+        unless :meth:`rollback` put them back, and a folder that the rollback emptied is
+        removed with the parents that were created for it. The folder can still be read and
+        written without the lock."""
+        if self._replaced is not None:
+            shutil.rmtree(self._replaced, ignore_errors=True)
+        self._replaced = self._undo = None
+        if self._lock is not None:
+            self._release()
+            self._lock = None
+        for folder in self._remove:
+            with contextlib.suppress(OSError):  # only when empty (hidden files included)
+                folder.rmdir()
+        self._remove = []
+
+    def rollback(self) -> None:
+        """Undo a benchmark that has not saved a run yet (refused, failed or stopped before its
+        first run finished): remove what it wrote and put back the results that ``overwrite``
+        replaced; a folder created for it is removed when it is closed. After the first saved
+        run this does nothing."""
+        undo, self._undo = self._undo, None
+        if undo is None:
             return
-        if not resume:
-            for entry in ours:
+        self.undone = True
+        for entry in _contents(self.path)[0]:
+            if entry not in undo["kept"]:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            for name in FOLDERS:
-                if (self.path / name).is_dir() and not any((self.path / name).iterdir()):
-                    (self.path / name).rmdir()
-        ensure_writable(self.path, "results folder", hint)
+        for name in set(FOLDERS) - undo["folders"]:
+            with contextlib.suppress(OSError):
+                (self.path / name).rmdir()
+        if self._replaced is not None:
+            for root, _, files in os.walk(self._replaced):
+                for name in files:
+                    source = Path(root) / name
+                    target = self.path / source.relative_to(self._replaced)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+            shutil.rmtree(self._replaced, ignore_errors=True)
+            self._replaced = None
+        self._remove = undo["created"]
+
+    def _saved(self) -> None:
+        """A run is saved: the benchmark can no longer be undone."""
+        if self._undo is not None:
+            self._undo = None
+            if self._replaced is not None:
+                shutil.rmtree(self._replaced, ignore_errors=True)
+                self._replaced = None
+
+    def __enter__(self) -> ResultsFolder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        """Undo the benchmark if it ends with an exception before its first saved run (see
+        :meth:`rollback`); release the lock in any case."""
+        if kind is not None:
+            self.rollback()
+        self.close()
 
     def differences(self, settings: dict[str, Any]) -> list[str]:
         """The settings in ``settings`` that differ from those saved with the runs, each as
-        ``name: SAVED saved, NEW now`` (none when the folder has no saved settings)."""
+        ``name: SAVED saved, NEW now`` (none when the folder has no saved settings, or no
+        results to keep them for)."""
         path = self.path / "settings.json"
-        if not path.is_file():
+        if not path.is_file() or not _holds_results(self.path):
             return []
         try:
             saved = json.loads(path.read_text())
@@ -273,6 +489,7 @@ class ResultsFolder:
         np.save(buffer, outputs.numpy(), allow_pickle=False)
         write_bytes_atomic(path.with_suffix(".npy"), buffer.getvalue())
         write_text_atomic(path, json.dumps(row))
+        self._saved()
 
     def save_model(self, method: str, model: nn.Module) -> None:
         save_model(model, self.model_dir(method), overwrite=True)
@@ -308,7 +525,11 @@ class ResultsFolder:
         try:
             return json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path} is corrupt ({error}); run the benchmark again") from None
+            raise ValueError(
+                f"{path} is corrupt ({error}); rebuild it without training again: run the same "
+                f"intermodal bench command with --resume --output {self.path} (its saved runs are "
+                "not trained again)"
+            ) from None
 
     def write_figures(self, images: dict[str, bytes]) -> None:
         """Write the report's figures; figures of an earlier report that are not among them are
@@ -329,4 +550,6 @@ class ResultsFolder:
             )
         folder = cls.__new__(cls)  # other files beside the results are left as they are
         folder.path, folder.resume = path, True
+        folder._lock = folder._replaced = folder._undo = None
+        folder._remove, folder.undone = [], False
         return folder

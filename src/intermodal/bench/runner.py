@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -33,8 +34,9 @@ from intermodal.bench.significance import Significance, significance
 from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.preprocessing import Preprocessor
-from intermodal.data.splits import DataSplits
+from intermodal.data.splits import DataSplits, split_dataset
 from intermodal.errors import UnknownNameError
+from intermodal.interrupts import signal_of
 from intermodal.losses import LOSSES
 from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
 from intermodal.models.pipeline import Pipeline, bare_model
@@ -44,8 +46,12 @@ from intermodal.training.fit import FitResult, seed_everything
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
-    """Ctrl-C while the report's analyses ran: every run had finished (and, with a results
-    folder, was saved)."""
+    """Ctrl-C (or a termination signal, ``signum``) while the report's analyses ran: every run
+    had finished (and, with a results folder, was saved)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass
@@ -285,12 +291,34 @@ def run_benchmark(
     With ``config.report``, the analysis suite runs on the first seed's models (see
     :mod:`intermodal.bench.analyses`); its per-model parts (EMAP, the subset table) run with each
     first-seed run, in parallel where the runs are.
+
+    Every seed's split is drawn before anything is written; a benchmark that fails or is stopped
+    before its first run is saved leaves ``folder`` as it found it (see
+    :meth:`ResultsFolder.rollback`).
     """
     config = (config or BenchConfig()).with_(**settings)
+    opened = folder is None and config.output is not None
+    if opened and config.output is not None:
+        folder = ResultsFolder(config.output, config.overwrite, config.resume)
+    try:
+        return _run_benchmark(dataset, config, folder)
+    except BaseException:
+        if folder is not None:  # before its first saved run, the folder is left as it was
+            folder.rollback()
+        raise
+    finally:
+        if opened and folder is not None:
+            folder.close()
+
+
+def _run_benchmark(
+    dataset: MultimodalDataset, config: BenchConfig, folder: ResultsFolder | None
+) -> BenchResult:
     if config.modalities:
         dataset = dataset.select(config.modalities)
-    if folder is None and config.output is not None:
-        folder = ResultsFolder(config.output, config.overwrite, config.resume)
+    # every seed's split first: one that cannot be drawn or learned is refused before any output
+    for seed in range(config.seed, config.seed + config.seeds):
+        split_dataset(dataset, seed=seed)
     if folder is not None:  # before any work: a resume with other settings is refused first
         folder.bind(run_settings(config, dataset))
     cache_use: dict[str, Any] = {}
@@ -398,8 +426,8 @@ def run_benchmark(
         )
         try:
             analysis = run_analyses(inputs, analysis_settings)
-        except KeyboardInterrupt:
-            raise AnalysisInterrupted() from None
+        except KeyboardInterrupt as stop:
+            raise AnalysisInterrupted(signal_of(stop)) from None
     return BenchResult(
         dataset.name,
         runs,
@@ -501,6 +529,7 @@ def save_results(
     :func:`save_best` kept it (``best``)."""
     from intermodal.bench.report import write_report
 
+    opened = not isinstance(folder, ResultsFolder)
     if not isinstance(folder, ResultsFolder):
         folder = ResultsFolder(folder, resume=True)
     folder.write_text("results.csv", result.runs.to_csv(index=False))
@@ -535,4 +564,6 @@ def save_results(
         folder.write_json("analysis.json", to_json(result.analysis, result.analysis_settings))
     if report:
         write_report(folder)
+    if opened:
+        folder.close()
     return folder

@@ -142,6 +142,29 @@ def _as_tensor(values: ArrayLike, what: str) -> Tensor:
     return tensor
 
 
+def _check_float32_range(values: Tensor | np.ndarray, what: str) -> None:
+    """Refuse finite float64 values beyond float32's range, which storing them would make
+    infinite, naming the first with its row and position."""
+    array = np.asarray(values)
+    if array.dtype != np.float64:
+        return
+    huge = np.isfinite(array) & (np.abs(array) > np.finfo(np.float32).max)
+    if huge.any():
+        row, *place = (int(i[0]) for i in np.nonzero(huge))
+        at = (
+            ""
+            if not place
+            else f", column {place[0]}"
+            if len(place) == 1
+            else f", at {tuple(place)}"
+        )
+        raise ValueError(
+            f"{what} holds {array[(row, *place)]:g} in row {row}{at}, beyond the range of float32 "
+            "(about 3.4e+38), in which values are stored, so it would become infinite; rescale "
+            "it (e.g. divide it by a power of ten or take a logarithm) or clip it"
+        )
+
+
 TASKS = ("classification", "multilabel", "regression")
 """Learning tasks: ``classification`` (one integer label per sample), ``multilabel`` (a (N, K)
 binary matrix of labels) and ``regression`` (float targets (N,) or (N, T))."""
@@ -237,6 +260,7 @@ def encode_targets(targets: ArrayLike, task: str | None = None) -> tuple[Tensor,
         return tensor, list(range(array.shape[1])), task
     if array.dtype.kind == "b":
         raise ValueError("regression targets must be numbers, got booleans")
+    _check_float32_range(array, "targets")
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)), [], task
 
 
@@ -379,6 +403,7 @@ class MultimodalDataset(Dataset[Sample]):
                     f"modality {key!r} has {len(values)} rows but there are {n} targets; every "
                     "modality needs one row per sample"
                 )
+            _check_float32_range(values, f"modality {key!r}")
             values = values.float()
             bad = ~torch.isfinite(values)
             if bad.any():

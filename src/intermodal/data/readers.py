@@ -119,7 +119,17 @@ def _vector_modality(
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise DataTypeError(f"modality {key!r}: columns {bad} are not numeric; encode them first")
-    values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+    wide = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    huge = np.isfinite(wide) & (np.abs(wide) > np.finfo(np.float32).max)
+    if huge.any():
+        position, column = (int(i[0]) for i in np.nonzero(huge))
+        raise ValueError(
+            f"{_row(frame, position)}, column {columns[column]!r} (modality {key!r}): "
+            f"{wide[position, column]:g} is beyond the range of float32 (about 3.4e+38), in "
+            "which features are stored, and would become infinite; rescale the column (e.g. "
+            "divide it by a power of ten or take a logarithm) or clip it"
+        )
+    values: np.ndarray = wide.astype(np.float32)
     nan = np.isnan(values)
     if mask_column is None:
         present = ~nan.all(axis=1)
@@ -248,6 +258,18 @@ def from_dataframe(
         raise UnknownNameError(
             f"columns {missing} are not in the data frame (it has {list(frame.columns)[:20]})"
         )
+    leaked = {
+        key: column
+        for key, columns in [*modalities.items(), *((k, [c]) for k, c in text.items())]
+        for column in columns
+        if column in targets
+    }
+    if leaked:
+        raise ValueError(
+            f"modalities {sorted(leaked)} hold target columns {sorted(set(leaked.values()))}; a "
+            "target can never also be an input (a model would read the answer): take it out of "
+            "the modalities"
+        )
     values, task = _frame_targets(frame, targets, task)
     arrays, present, kinds = _frame_modalities(frame, modalities, text, masks)
     metadata = {"split": frame[split].astype(str).to_numpy()} if split else None
@@ -345,6 +367,14 @@ def _from_file(
         }
         modalities, found = _modalities_by_prefix(frame, excluded)
         text = {**found, **(text or {})}
+        named = sorted(set(modalities) & set(_target_columns(target)))
+        if named:
+            columns = [c for key in named for c in modalities[key]]
+            raise ValueError(
+                f"{path}: columns {columns[:5]} form a modality named {named[0]!r}, the name of "
+                "the target column; a target (or a copy of it) can never also be an input: "
+                "drop those columns or give them another modality prefix"
+            )
     dataset = from_dataframe(
         frame, modalities, target, split, name=path.stem, task=task, masks=masks, text=text
     )
@@ -418,7 +448,54 @@ def _read_csv(
             f"{path} has a header ({len(frame.columns)} columns) but no rows; add one row per "
             "sample"
         )
+    if "names" not in read_options and read_options.get("header", "infer") in ("infer", 0):
+        options = {k: v for k, v in read_options.items() if k in _HEADER_OPTIONS}
+        header = pd.read_csv(
+            path, header=None, nrows=1, dtype=str, keep_default_na=False, **options
+        )
+        _refuse_duplicates(path, [str(name) for name in header.iloc[0]] if len(header) else [])
     return frame
+
+
+_HEADER_OPTIONS = (
+    "sep",
+    "delimiter",
+    "skiprows",
+    "comment",
+    "encoding",
+    "encoding_errors",
+    "compression",
+    "quotechar",
+    "quoting",
+    "doublequote",
+    "escapechar",
+    "skipinitialspace",
+    "lineterminator",
+    "dialect",
+    "engine",
+)
+"""The options of ``pandas.read_csv`` that decide how its header line is read."""
+
+
+def _refuse_duplicates(path: str | os.PathLike[str], names: Sequence[str]) -> None:
+    """Refuse a header that names a column more than once (pandas would keep the copies as
+    ``name.1``, ..., a copy of the target as a modality named after it), naming each with its
+    positions (1-based)."""
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        if name:
+            seen.setdefault(name, []).append(position)
+    twice = {name: places for name, places in seen.items() if len(places) > 1}
+    if twice:
+        listed = "; ".join(
+            f"{name!r} (columns {', '.join(map(str, places))})" for name, places in twice.items()
+        )
+        first = next(iter(twice))
+        raise ValueError(
+            f"{path} names columns more than once: {listed}; pandas would keep each copy under "
+            f"another name ({first + '.1'!r}) as a column of its own (a copy of the target as an "
+            "input): give each column its own name, or drop the copies"
+        )
 
 
 def from_csv(
@@ -444,6 +521,19 @@ def from_csv(
     return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
 
 
+def _parquet_names(path: Path) -> list[str]:
+    """The column names in a Parquet file's schema, as written (none when it cannot be read:
+    reading the file says what is wrong)."""
+    try:
+        import pyarrow.parquet
+    except ImportError as error:
+        raise ImportError("reading Parquet needs pyarrow: pip install pyarrow") from error
+    try:
+        return [str(name) for name in pyarrow.parquet.read_schema(path).names]
+    except (ValueError, OSError):
+        return []
+
+
 def from_parquet(
     path: str | os.PathLike[str],
     modalities: Mapping[str, Sequence[str]] | None = None,
@@ -463,6 +553,8 @@ def read_parquet_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     local = _local_file(path)
     if local is not None and local.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes); write the data set with DataFrame.to_parquet")
+    if local is not None:  # duplicated names (pandas cannot read them) are named first
+        _refuse_duplicates(path, _parquet_names(local))
     try:
         frame = pd.read_parquet(path)
     except ImportError as error:
@@ -471,6 +563,8 @@ def read_parquet_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
         if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
             raise
         hint = _looks_like(local) if local else ""
+        if "a Parquet file" in hint:  # it is one, with the right extension
+            hint = ""
         raise ValueError(
             f"{path} is not a readable Parquet file ({type(error).__name__}: {error})"
             + (hint or "; check that the file is complete and was written as Parquet")

@@ -203,19 +203,87 @@ def standardize(splits: DataSplits) -> DataSplits:
     return DataSplits(*(scaler.transform(part) for part in splits))
 
 
+def _unseen(parts: DataSplits) -> list[tuple[int, list[int]]]:
+    """The classes (classification) or labels (multilabel) present in the validation or test
+    part but never in training, each with its count of samples per part (train, val, test)."""
+    task = parts.train.task
+    if task not in ("classification", "multilabel"):
+        return []
+    size = len(parts.train.classes)
+    if task == "classification":
+        counts = [np.bincount(part.targets.numpy(), minlength=size) for part in parts]
+    else:
+        counts = [part.targets.numpy().sum(axis=0).astype(np.int64) for part in parts]
+    train, val, test = counts
+    return [
+        (int(index), [int(train[index]), int(val[index]), int(test[index])])
+        for index in np.flatnonzero((train == 0) & (val + test > 0))
+    ]
+
+
+def check_learnable(parts: DataSplits, given: bool = True, seed: int = 0) -> None:
+    """Refuse a split whose validation or test part holds a class (or, multi-label, a label)
+    that no training sample has: a model cannot learn it, so every such test sample would count
+    as an error of the model and not of the data. The error names each class with its count of
+    samples per part and says what to do (``given``: the data set's own split, else the split
+    drawn with ``seed``).
+
+    Raises:
+        ValueError: if a class or label is absent from the training part but present in
+            another part.
+    """
+    unseen = _unseen(parts)
+    if not unseen:
+        return
+    dataset = parts.train
+    label = dataset.task == "multilabel"
+    noun, verb = ("label", "positive in") if label else ("class", "in")
+    names = [f"{i}" if label else f"{dataset.classes[i]}" for i, _ in unseen]
+    counts = "; ".join(
+        f"{noun} {name}: {train} train, {val} validation, {test} test samples"
+        for name, (_, (train, val, test)) in zip(names, unseen, strict=True)
+    )
+    one = len(unseen) == 1
+    nouns = noun if one else {"class": "classes", "label": "labels"}[noun]
+    if given:
+        fix = f"mark some of its samples as train in the split column, or drop the {nouns}"
+    else:
+        fix = (
+            f"in the split drawn with seed {seed}; collect more samples with the {nouns}, or "
+            f"drop {'it' if one else 'them'}"
+        )
+    raise ValueError(
+        f"{nouns} {', '.join(names)} {'is' if one else 'are'} {verb} the validation or test part "
+        f"but in no training sample ({counts}): a model cannot learn a {noun} it never sees; "
+        f"{fix}"
+    )
+
+
 def split_dataset(
     dataset: MultimodalDataset, val_size: float = 0.15, test_size: float = 0.15, seed: int = 0
 ) -> DataSplits:
     """The data set's own split when its metadata has a ``split`` column (``train`` / ``test``,
     optionally ``val``/``valid``), with a validation part drawn from training when it has none:
     whole groups when the metadata has a ``group`` column (see :func:`group_holdout`), else
-    stratified; otherwise :func:`stratified_split`."""
+    stratified; otherwise :func:`stratified_split`.
+
+    A split that cannot be learned is refused rather than warned about (see
+    :func:`check_learnable`): a class in the test or validation part that no training sample
+    has, or a multi-label column never positive in training but positive in another part.
+
+    Raises:
+        ValueError: naming the classes and their counts per part, and what to do.
+    """
     if "split" not in dataset.metadata:
-        return stratified_split(dataset, val_size, test_size, seed)
+        parts = stratified_split(dataset, val_size, test_size, seed)
+        check_learnable(parts, given=False, seed=seed)
+        return parts
     train, val, test = _own_split(dataset, val_size, seed)
     if len(test) == 0:
         raise ValueError("the split column marks no sample as test")
-    return DataSplits(train, val, dataset.subset(test))
+    parts = DataSplits(train, val, dataset.subset(test))
+    check_learnable(parts, given=True, seed=seed)
+    return parts
 
 
 def training_split(
