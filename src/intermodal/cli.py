@@ -173,6 +173,7 @@ def _bench_config(args: argparse.Namespace) -> Any:
         data_dir=args.data_dir,
         methods=args.methods,
         modalities=args.modalities or (),
+        signals=args.signals or (),
         seeds=args.seeds,
         epochs=args.epochs,
         patience=args.patience,
@@ -249,6 +250,7 @@ def _bench(args: argparse.Namespace) -> int:
     from intermodal.bench.runner import (
         AnalysisInterrupted,
         describe_scores,
+        prepare_dataset,
         run_benchmark,
         save_results,
     )
@@ -282,6 +284,7 @@ def _bench(args: argparse.Namespace) -> int:
                 config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
             )
             config.metric_of(dataset.task)  # an unknown --metric is an error before any output
+            prepare_dataset(dataset, config)  # and unknown --modalities or --signals
             folder = ResultsFolder(output, config.overwrite, config.resume)
             result = run_benchmark(dataset, config, folder)
             save_results(result, folder, report=config.report)
@@ -510,7 +513,13 @@ def _methods(args: argparse.Namespace) -> int:
 
     width = _width()
     for method in METHODS.values():
-        suffix = " (one run per modality)" if method.per_modality else ""
+        suffix = (
+            " (one run per modality)"
+            if method.per_modality
+            else " (and one run per modality, as NAME[MODALITY])"
+            if method.views
+            else ""
+        )
         head = f"{method.name:<16} {method.family:<12} "
         lines = textwrap.wrap(
             method.description + suffix,
@@ -549,6 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--modalities", help="comma-separated modalities to use (default: all of the data set)"
+    )
+    bench.add_argument(
+        "--signals",
+        metavar="MODALITY,...",
+        help="vector modalities that are ordered 1-D signals (time series, waveforms), not "
+        "unordered features: very early fusion applies only to ordered modalities",
     )
     _add_training(bench, epochs=100, seeds=True, parallel=True)
     bench.add_argument(

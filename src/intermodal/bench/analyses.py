@@ -587,8 +587,8 @@ def compute_missing_rate(
     result = MissingRateCurves(metric.name, metric.higher_is_better, list(settings.missing_rates))
     views = [hide_at_random(test, rate, seed=settings.seed) for rate in settings.missing_rates]
     for name, model in inputs.models.items():
-        if inputs.families.get(name) == "unimodal":
-            continue  # one modality: hiding it leaves nothing to predict from
+        if len(getattr(model, "modalities", test.modality_names)) < 2:
+            continue  # one modality (unimodal, linear[m]): hiding it leaves nothing to predict from
         result.scores[name] = [
             float(metric.compute(predict_outputs(model, view).double(), view.targets))
             for view in views

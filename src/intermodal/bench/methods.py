@@ -1,4 +1,5 @@
-"""The built-in benchmark methods: unimodal baselines, every fusion, coordination and fission.
+"""The built-in benchmark methods: unimodal and classical baselines, every fusion, coordination
+and fission.
 
 Every fusion method uses the same default encoders (``FEATURE_DIM`` features per modality) and a
 linear head from ``FUSED_DIM`` features to the outputs, so that methods differ only in fusion.
@@ -12,6 +13,7 @@ from functools import partial
 
 from torch import nn
 
+from intermodal.baselines import build_gbdt, build_linear, feature_reason, gbdt_reason
 from intermodal.bench.registry import register_method
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, holdout_split
@@ -71,8 +73,17 @@ def two_vectors(dataset: MultimodalDataset) -> str | None:
 
 
 def signals_only(dataset: MultimodalDataset) -> str | None:
-    if any(kind not in ("vector", "sequence") for kind in dataset.kinds.values()):
-        return "merges 1-D signals: needs vector or sequence modalities"
+    """Very early fusion reads every modality as an ordered 1-D signal: sequences, audio and
+    the vector modalities declared as signals (``MultimodalDataset(signals=...)``,
+    ``--signals``); a vector of unordered features is not one."""
+    unordered = [k for k in dataset.modality_names if k not in dataset.ordered]
+    if unordered and len(dataset.modality_names) > 1:
+        kinds = ", ".join(f"{k} ({dataset.kinds[k]})" for k in unordered)
+        return (
+            f"reads every modality as an ordered 1-D signal, and {kinds} "
+            f"{'is' if len(unordered) == 1 else 'are'} not one: declare the vector modalities "
+            "that are signals with --signals, or choose ordered ones with --modalities"
+        )
     return at_least_two(dataset)
 
 
@@ -82,6 +93,23 @@ def signals_only(dataset: MultimodalDataset) -> str | None:
 def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
     (key,) = dataset.modality_names
     return UnimodalClassifier(key, encoders(dataset)[key], head(dataset, FEATURE_DIM))
+
+
+register_method(
+    "linear",
+    "classical",
+    "logistic regression (one-vs-rest for labels) or ridge regression on the concatenated "
+    "standardized features, the penalty chosen on validation",
+    applies=feature_reason,
+    views=True,
+)(build_linear)
+register_method(
+    "gbdt",
+    "classical",
+    "gradient-boosted trees (LightGBM) on the same features, early-stopped on validation",
+    applies=gbdt_reason,
+    views=True,
+)(build_gbdt)
 
 
 def fusion_model(
@@ -141,13 +169,22 @@ def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunCo
 def build_very_early(
     spec: FusionSpec, dataset: MultimodalDataset, context: RunContext
 ) -> nn.Module:
-    """Raw features as 1-D signals on a common grid and one shared encoder."""
+    """Ordered raw signals on a common time grid and one shared encoder: a vector signal and
+    mono audio are one channel, a sequence ``(T, D)`` has D channels, audio ``(C, T)`` C."""
+    shapes, kinds = dataset.shapes, dataset.kinds
     channels = {
-        key: 1 if dataset.kinds[key] == "vector" else dataset.shapes[key][-1]
+        key: dataset.shapes[key][-1]
+        if kinds[key] == "sequence"
+        else shapes[key][0]
+        if len(shapes[key]) == 2
+        else 1
         for key in dataset.modality_names
     }
+    layout = [key for key in dataset.modality_names if kinds[key] == "audio" and channels[key] > 1]
     raw = {key: RawInput() for key in dataset.modality_names}
-    fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=32)
+    fusion = VeryEarlyFusion(
+        channels, FUSED_DIM, time_steps=64, hidden_dim=32, channels_first=layout
+    )
     if context.missing in ("mean", "learned"):  # a raw signal has no feature vector to stand in
         context = context.with_(missing="zero")
     return fusion_model(raw, fusion, head(dataset), context)

@@ -292,6 +292,10 @@ class MultimodalDataset(Dataset[Sample]):
         name: a name for reports.
         classes: the original labels when ``targets`` are already encoded (used internally,
             with ``task``).
+        signals: vector modalities whose features are an ordered 1-D signal (samples of a
+            waveform or a time series in time order), not a set of unordered features.
+            Sequences and audio are ordered by their kind; methods that read a modality as a
+            signal (very early fusion) apply only to ordered ones (see :attr:`ordered`).
 
     Every sample needs at least one modality present.
 
@@ -309,6 +313,7 @@ class MultimodalDataset(Dataset[Sample]):
         name: str = "custom",
         classes: Sequence[int] | None = None,
         task: str | None = None,
+        signals: Iterable[str] | None = None,
     ) -> None:
         if not isinstance(modalities, Mapping) or len(modalities) == 0:
             raise ValueError("modalities must be a non-empty dict from modality name to array")
@@ -415,6 +420,48 @@ class MultimodalDataset(Dataset[Sample]):
             if array.shape[:1] != (n,):
                 raise ValueError(f"metadata {key!r} must have {n} rows, got shape {array.shape}")
             self.metadata[key] = array
+        self.signals: tuple[str, ...] = self._check_signals(signals)
+
+    def _check_signals(self, signals: Iterable[str] | None) -> tuple[str, ...]:
+        if signals is None:
+            return ()
+        if isinstance(signals, str):
+            signals = [signals]
+        names = sorted(set(signals))
+        self._check_names(names, "signals")
+        wrong = [f"{k} ({self.kinds[k]})" for k in names if self.kinds[k] != "vector"]
+        if wrong:
+            raise ValueError(
+                f"signals declares vector modalities as ordered signals; {', '.join(wrong)} "
+                "is not a vector (sequences and audio are ordered by their kind; images and "
+                "text are not 1-D signals): leave it out"
+            )
+        return tuple(names)
+
+    def with_signals(self, signals: Iterable[str]) -> MultimodalDataset:
+        """The same data set with ``signals`` (vector modalities) declared ordered 1-D
+        signals, added to those declared before."""
+        return MultimodalDataset(
+            self.modalities,
+            self.targets,
+            masks=self.masks,
+            kinds=self.kinds,
+            metadata=self.metadata,
+            name=self.name,
+            classes=self.classes,
+            task=self.task,
+            signals=(*self.signals, *signals),
+        )
+
+    @property
+    def ordered(self) -> list[str]:
+        """Modalities whose values are ordered in time: sequences, audio and the vectors
+        declared as ``signals``."""
+        return [
+            key
+            for key in self.modalities
+            if self.kinds[key] in ("sequence", "audio") or key in self.signals
+        ]
 
     def _check_names(self, names: Iterable[str], what: str) -> None:
         unknown = sorted(set(names) - set(self.modalities))
@@ -490,6 +537,7 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            signals=[key for key in self.signals if key in modalities],
         )
 
     def subset(self, indices: Sequence[int] | np.ndarray | Tensor) -> MultimodalDataset:
@@ -545,6 +593,7 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            signals=self.signals,
         )
 
     def with_masks(self, masks: Mapping[str, Tensor]) -> MultimodalDataset:
@@ -568,6 +617,7 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
+            signals=self.signals,
         )
 
     def __repr__(self) -> str:

@@ -1,7 +1,12 @@
 """Model compositions of encoders, fusion and heads."""
 
 from intermodal.models.classifier import FusionClassifier, UnimodalClassifier
-from intermodal.models.protocols import EncodeThenPredict, Predictor, TrainsItself
+from intermodal.models.protocols import (
+    EncodeThenPredict,
+    FitsItself,
+    Predictor,
+    TrainsItself,
+)
 from intermodal.models.target_scale import EncodedTargetScale, TargetScale, TargetStatistics
 from intermodal.models.two_tower import CCAProjection, ProbeClassifier, TwoTower
 
@@ -9,6 +14,7 @@ __all__ = [
     "CCAProjection",
     "EncodeThenPredict",
     "EncodedTargetScale",
+    "FitsItself",
     "FusionClassifier",
     "Predictor",
     "ProbeClassifier",
