@@ -16,6 +16,7 @@ from intermodal.cli import main
 from intermodal.data import MultimodalDataset, load_mfeat, split_dataset, standardize
 from intermodal.data.missing import hide_at_random
 from intermodal.fusion import VeryEarlyFusion
+from intermodal.training import RunContext
 from tests.helpers import blobs
 
 
@@ -117,3 +118,25 @@ def test_audio_given_channels_first_is_read_as_channels() -> None:
     )
     with pytest.raises(ValueError, match="channels_first names"):
         VeryEarlyFusion({"a": 3, "b": 1}, 4, channels_first=["c"])
+
+
+def test_very_early_fusion_builds_for_sequences_audio_and_declared_vectors() -> None:
+    rng = np.random.default_rng(0)
+    data = MultimodalDataset(
+        {
+            "s": rng.normal(size=(6, 10, 3)),
+            "w": rng.normal(size=(6, 2, 50)),
+            "m": rng.normal(size=(6, 1, 40)),
+            "v": rng.normal(size=(6, 7)),
+        },
+        np.arange(6) % 2,
+        kinds={"w": "audio", "m": "audio"},
+        signals=["v"],
+    )
+    jobs, skipped = resolve_methods("very-early", data)
+    assert not skipped
+    model = jobs[0].build(data, RunContext())
+    assert model.fusion.input_dims == {"m": 1, "s": 3, "v": 1, "w": 2}
+    assert model.fusion.channels_first == ["m", "w"]
+    inputs = {k: v.float() for k, v in data.modalities.items()}
+    assert model(inputs).shape == (6, 2)

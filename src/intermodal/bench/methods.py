@@ -172,15 +172,15 @@ def build_very_early(
     """Ordered raw signals on a common time grid and one shared encoder: a vector signal and
     mono audio are one channel, a sequence ``(T, D)`` has D channels, audio ``(C, T)`` C."""
     shapes, kinds = dataset.shapes, dataset.kinds
-    channels = {
-        key: dataset.shapes[key][-1]
-        if kinds[key] == "sequence"
-        else shapes[key][0]
-        if len(shapes[key]) == 2
-        else 1
-        for key in dataset.modality_names
-    }
-    layout = [key for key in dataset.modality_names if kinds[key] == "audio" and channels[key] > 1]
+    channels = {}
+    for key in dataset.modality_names:
+        if kinds[key] == "sequence":  # (T, D)
+            channels[key] = shapes[key][1]
+        elif kinds[key] == "audio" and len(shapes[key]) == 2:  # (C, T)
+            channels[key] = shapes[key][0]
+        else:  # a vector signal (T,), mono audio (T,)
+            channels[key] = 1
+    layout = [k for k in dataset.modality_names if kinds[k] == "audio" and len(shapes[k]) == 2]
     raw = {key: RawInput() for key in dataset.modality_names}
     fusion = VeryEarlyFusion(
         channels, FUSED_DIM, time_steps=64, hidden_dim=32, channels_first=layout
@@ -190,10 +190,29 @@ def build_very_early(
     return fusion_model(raw, fusion, head(dataset), context)
 
 
+def build_simbamm(
+    spec: FusionSpec,
+    dataset: MultimodalDataset,
+    context: RunContext,
+    feature_dim: int = FEATURE_DIM,
+    width: int = FEATURE_DIM,
+    num_heads: int = 4,
+    num_layers: int = 2,
+    dropout: float = 0.1,
+) -> nn.Module:
+    """SimBaMM: the default encoders (to ``feature_dim`` features), one token of ``width``
+    features per modality, a Transformer encoder of ``num_layers`` layers with ``num_heads``
+    heads (feed-forward ``2 * width``), and a linear head on the mean of the tokens."""
+    dims = dict.fromkeys(dataset.modality_names, feature_dim)
+    fusion = spec.cls(dims, width, num_heads=num_heads, num_layers=num_layers, dropout=dropout)
+    return fusion_model(encoders(dataset, feature_dim), fusion, head(dataset, width), context)
+
+
 CUSTOM_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "tfn": build_tfn,
     "attention": build_attention,
     "very-early": build_very_early,
+    "simbamm": build_simbamm,
 }
 """Fusions whose benchmark models need more than the default encoders."""
 APPLIES: dict[str, Callable[[MultimodalDataset], str | None]] = {"very-early": signals_only}
