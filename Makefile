@@ -17,11 +17,11 @@ torch: $(BIN)/python
 	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install --quiet $(TORCH)
 
 bench: torch
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[gbdt]'
 	$(BIN)/intermodal bench $(ARGS)
 
 test: torch
-	$(BIN)/pip install --quiet -e '.[test,hf,ray]'
+	$(BIN)/pip install --quiet -e '.[test,hf,ray,gbdt]'
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy

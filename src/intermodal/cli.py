@@ -177,6 +177,7 @@ def _bench_config(args: argparse.Namespace) -> Any:
         data_dir=args.data_dir,
         methods=args.methods,
         modalities=args.modalities or (),
+        signals=args.signals or (),
         seeds=args.seeds,
         epochs=args.epochs,
         patience=args.patience,
@@ -257,6 +258,7 @@ def _bench(args: argparse.Namespace) -> int:
     from intermodal.bench.runner import (
         AnalysisInterrupted,
         describe_scores,
+        prepare_dataset,
         run_benchmark,
         save_best,
         save_results,
@@ -304,6 +306,7 @@ def _bench(args: argparse.Namespace) -> int:
                 config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
             )
             config.metric_of(dataset.task)  # an unknown --metric is an error before any output
+            prepare_dataset(dataset, config)  # and unknown --modalities or --signals
             # locked while the benchmark writes it; left as found if it ends before a saved run
             with ResultsFolder(output, config.overwrite, config.resume) as folder:
                 result = run_benchmark(dataset, config, folder)
@@ -651,7 +654,13 @@ def _methods(args: argparse.Namespace) -> int:
 
     width = _width()
     for method in METHODS.values():
-        suffix = " (one run per modality)" if method.per_modality else ""
+        suffix = (
+            " (one run per modality)"
+            if method.per_modality
+            else " (and one run per modality, as NAME[MODALITY])"
+            if method.views
+            else ""
+        )
         head = f"{method.name:<16} {method.family:<12} "
         lines = textwrap.wrap(
             method.description + suffix,
@@ -690,6 +699,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--modalities", help="comma-separated modalities to use (default: all of the data set)"
+    )
+    bench.add_argument(
+        "--signals",
+        metavar="MODALITY,...",
+        help="vector modalities that are ordered 1-D signals (time series, waveforms), not "
+        "unordered features: very early fusion applies only to ordered modalities",
     )
     _add_training(bench, epochs=100, seeds=True, parallel=True)
     bench.add_argument(

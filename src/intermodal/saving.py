@@ -113,6 +113,20 @@ def module_config(module: nn.Module) -> dict[str, Any]:
     return {"class": name, "config": {k: _encode(v, f"{name}.{k}") for k, v in config.items()}}
 
 
+def record_arguments(module: nn.Module, **arguments: Any) -> None:
+    """Change constructor arguments that ``save_model`` records for ``module``: for a module
+    whose sizes are known only once it is fitted (the model text of a tree ensemble), so that
+    ``load_model`` builds its buffers at the fitted sizes before loading them."""
+    name = type(module).__name__
+    config = getattr(module, "_intermodal_config", None)
+    if config is None or _MODULES.get(name) is not type(module):
+        raise TypeError(f"{name} is not a registered module (see register_module)")
+    unknown = sorted(set(arguments) - set(list(_SIGNATURES[name].parameters)[1:]))
+    if unknown:
+        raise TypeError(f"{unknown} are not arguments of {name}")
+    config.update(arguments)
+
+
 def _encode(value: Any, where: str) -> Any:
     if isinstance(value, nn.Module):
         return {"__module__": module_config(value)}
@@ -263,6 +277,7 @@ def _decode(value: Any, where: str, source: str) -> Any:
 
 
 BUILTIN_PACKAGES = (
+    "intermodal.baselines",
     "intermodal.data.preprocessing",
     "intermodal.encoders",
     "intermodal.fusion",
@@ -609,6 +624,7 @@ __all__ = [
     "load_model",
     "model_metadata",
     "module_config",
+    "record_arguments",
     "register_module",
     "save_model",
 ]

@@ -34,8 +34,8 @@ def test_resolve_expands_per_modality_methods_and_skips_what_does_not_apply() ->
     assert [job.name for job in jobs] == ["unimodal[a]", "unimodal[b]", "early"]
     assert jobs[0].modalities == ("a",) and jobs[2].modalities == ("a", "b")
     jobs, skipped = resolve_methods("all", blobs().select(["a"]))
-    assert [job.name for job in jobs] == ["unimodal[a]"]
-    assert {name for name, _ in skipped} == set(METHODS) - {"unimodal"}
+    assert [job.name for job in jobs] == ["unimodal[a]", "linear", "gbdt"]  # one view: no [a]
+    assert {name for name, _ in skipped} == set(METHODS) - {"unimodal", "linear", "gbdt"}
     assert all("two" in reason for _, reason in skipped)
     assert [job.name for job in resolve_methods(["unimodal[b]"], blobs())[0]] == ["unimodal[b]"]
 
@@ -58,12 +58,12 @@ def test_two_modal_methods_are_skipped_on_six_views_and_run_on_two() -> None:
     mfeat = load_mfeat()
     jobs, skipped = resolve_methods("all", mfeat)
     two_modal = {"interactions", "bilinear", "coord-cca", "coord-dcca", "coord-clip", "bimodal-ae"}
-    assert dict(skipped).keys() == two_modal
+    assert dict(skipped).keys() == two_modal | {"very-early"}  # mfeat's views are not signals
     assert "choose two with --modalities" in dict(skipped)["bilinear"]
     names = {job.name for job in jobs}
-    assert set(METHODS) - two_modal - {"unimodal"} <= names
+    assert set(METHODS) - two_modal - {"unimodal", "very-early"} <= names
     jobs, skipped = resolve_methods("all", mfeat.select(["fou", "pix"]))
-    assert not skipped and two_modal <= {job.name for job in jobs}
+    assert dict(skipped).keys() == {"very-early"} and two_modal <= {job.name for job in jobs}
 
 
 def test_tfn_encoders_shrink_to_keep_the_tensor_small() -> None:
@@ -74,9 +74,11 @@ def test_tfn_encoders_shrink_to_keep_the_tensor_small() -> None:
 
 
 def test_every_registered_method_trains_on_two_modalities() -> None:
-    result = run_benchmark(blobs(), methods="all", seeds=1, epochs=2, progress=False)
+    data = blobs().with_signals(["a", "b"])  # so that very early fusion applies
+    result = run_benchmark(data, methods="all", seeds=1, epochs=2, threads=1, progress=False)
     assert not result.skipped
-    expected = (set(METHODS) - {"unimodal"}) | {"unimodal[a]", "unimodal[b]"}
+    views = {f"{name}[{m}]" for name in ("unimodal", "linear", "gbdt") for m in "ab"}
+    expected = (set(METHODS) - {"unimodal"}) | views
     assert set(result.runs["method"]) == expected
     assert result.runs["accuracy"].between(0, 1).all() and (result.runs["parameters"] > 0).all()
 

@@ -132,7 +132,7 @@ def tried(tmp_path: Path) -> Iterator[Path]:
 def test_ray_gives_the_results_of_a_local_run() -> None:
     data = blobs()
     settings = {
-        "methods": "early,unimodal",
+        "methods": "early,unimodal,linear,gbdt",
         "seeds": 2,
         "epochs": 3,
         "threads": 1,
@@ -141,7 +141,7 @@ def test_ray_gives_the_results_of_a_local_run() -> None:
     }
     local = run_benchmark(data, jobs=1, **settings)
     remote = run_benchmark(data, backend="ray", jobs=2, **settings)
-    assert len(remote.runs) == 3 * 2
+    assert len(remote.runs) == 5 * 2
     assert_same_results(local, remote)
 
 

@@ -794,8 +794,8 @@ def compute_missing_rate(
         absent_fraction=[absent_fraction(view) for view in views],
     )
     for name, model in inputs.models.items():
-        if inputs.families.get(name) == "unimodal":
-            continue  # one modality: hiding it leaves nothing to predict from
+        if len(getattr(model, "modalities", test.modality_names)) < 2:
+            continue  # one modality (unimodal, linear[m]): hiding it leaves nothing to predict from
         result.scores[name] = [
             float(metric.compute(predict_outputs(model, view).double(), view.targets))
             for view in views

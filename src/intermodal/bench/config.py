@@ -61,6 +61,9 @@ class BenchConfig:
         data_dir: a local copy of a downloadable data set.
         methods: method names, ``all``, or ``name[modality]`` for one view.
         modalities: restrict the data set to these modalities first (empty: all).
+        signals: vector modalities that are ordered 1-D signals (see
+            ``MultimodalDataset.signals``); methods that read signals (very early fusion) apply
+            only where every modality is ordered.
         seeds, seed: seeds ``seed .. seed + seeds - 1``; seed s draws the split and seeds every
             method (the report analyses the models of the first).
         epochs, patience, batch_size: the training budget of every run.
@@ -100,6 +103,7 @@ class BenchConfig:
     data_dir: str | None = None
     methods: tuple[str, ...] = ("all",)
     modalities: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()
     seeds: int = 3
     seed: int = 0
     epochs: int = 100
@@ -145,6 +149,7 @@ class BenchConfig:
                 f"backbones must be a mapping of modality to backbone name, got {self.backbones!r}"
             )
         object.__setattr__(self, "modalities", tuple(_as_list(self.modalities, "modalities")))
+        object.__setattr__(self, "signals", tuple(_as_list(self.signals, "signals")))
         for name in ("seeds", "epochs", "patience", "batch_size", "devices"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -231,6 +236,7 @@ class BenchConfig:
         return {
             **self.run_settings(),
             "methods": list(self.methods),
+            "signals": list(self.signals),
             "first_seed": self.seed,
             "seeds": self.seeds,
         }

@@ -1,4 +1,5 @@
-"""The built-in benchmark methods: unimodal baselines, every fusion, coordination and fission.
+"""The built-in benchmark methods: unimodal and classical baselines, every fusion, coordination
+and fission.
 
 Every fusion method uses the same default encoders (``FEATURE_DIM`` features per modality) and a
 linear head from ``FUSED_DIM`` features to the outputs, so that methods differ only in fusion.
@@ -19,6 +20,7 @@ from typing import Any
 
 from torch import nn
 
+from intermodal.baselines import build_gbdt, build_linear, feature_reason, gbdt_reason
 from intermodal.bench.registry import register_method
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, holdout_split
@@ -115,8 +117,17 @@ def two_vectors(dataset: MultimodalDataset) -> str | None:
 
 
 def signals_only(dataset: MultimodalDataset) -> str | None:
-    if any(kind not in ("vector", "sequence") for kind in dataset.kinds.values()):
-        return "merges 1-D signals: needs vector or sequence modalities"
+    """Very early fusion reads every modality as an ordered 1-D signal: sequences, audio and
+    the vector modalities declared as signals (``MultimodalDataset(signals=...)``,
+    ``--signals``); a vector of unordered features is not one."""
+    unordered = [k for k in dataset.modality_names if k not in dataset.ordered]
+    if unordered and len(dataset.modality_names) > 1:
+        kinds = ", ".join(f"{k} ({dataset.kinds[k]})" for k in unordered)
+        return (
+            f"reads every modality as an ordered 1-D signal, and {kinds} "
+            f"{'is' if len(unordered) == 1 else 'are'} not one: declare the vector modalities "
+            "that are signals with --signals, or choose ordered ones with --modalities"
+        )
     return at_least_two(dataset)
 
 
@@ -132,6 +143,23 @@ def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module
     return UnimodalClassifier(
         key, context_encoders(dataset, context)[key], head(dataset, width(context))
     )
+
+
+register_method(
+    "linear",
+    "classical",
+    "logistic regression (one-vs-rest for labels) or ridge regression on the concatenated "
+    "standardized features, the penalty chosen on validation",
+    applies=feature_reason,
+    views=True,
+)(build_linear)
+register_method(
+    "gbdt",
+    "classical",
+    "gradient-boosted trees (LightGBM) on the same features, early-stopped on validation",
+    applies=gbdt_reason,
+    views=True,
+)(build_gbdt)
 
 
 def fusion_model(
@@ -223,24 +251,63 @@ def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunCo
 def build_very_early(
     spec: FusionSpec, dataset: MultimodalDataset, context: RunContext
 ) -> nn.Module:
-    """Raw features as 1-D signals on a common grid and one shared encoder of the context's
-    ``hidden`` channels (default 32)."""
-    channels = {
-        key: 1 if dataset.kinds[key] == "vector" else dataset.shapes[key][-1]
-        for key in dataset.modality_names
-    }
+    """Ordered raw signals on a common time grid and one shared encoder of the context's
+    ``hidden`` channels (default 32): a vector signal and mono audio are one channel, a sequence
+    ``(T, D)`` has D channels, audio ``(C, T)`` C."""
+    shapes, kinds = dataset.shapes, dataset.kinds
+    channels = {}
+    for key in dataset.modality_names:
+        if kinds[key] == "sequence":  # (T, D)
+            channels[key] = shapes[key][1]
+        elif kinds[key] == "audio" and len(shapes[key]) == 2:  # (C, T)
+            channels[key] = shapes[key][0]
+        else:  # a vector signal (T,), mono audio (T,)
+            channels[key] = 1
+    layout = [k for k in dataset.modality_names if kinds[k] == "audio" and len(shapes[k]) == 2]
     raw = {key: RawInput() for key in dataset.modality_names}
     hidden = int(context.param("hidden", 32))
-    fusion = VeryEarlyFusion(channels, FUSED_DIM, time_steps=64, hidden_dim=hidden)
+    fusion = VeryEarlyFusion(
+        channels, FUSED_DIM, time_steps=64, hidden_dim=hidden, channels_first=layout
+    )
     if context.missing in ("mean", "learned"):  # a raw signal has no feature vector to stand in
         context = context.with_(missing="zero")
     return fusion_model(raw, fusion, head(dataset), context)
+
+
+SIMBAMM_SPACE = encoder_space(
+    model_dim=Choice(WIDTHS, FEATURE_DIM),
+    heads=Choice((1, 2, 4), 4),
+    layers=Int(1, 4, 2),
+    attention_dropout=Float(0.0, 0.3, 0.1),
+)
+"""SimBaMM's settings: the encoders' (``width``, ``dropout``) and its Transformer's token width,
+heads, layers and dropout."""
+
+
+def build_simbamm(spec: FusionSpec, dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """SimBaMM: the default encoders (the context's ``width``, default ``FEATURE_DIM``), one
+    token of ``model_dim`` features per modality (default ``FEATURE_DIM``), a Transformer encoder
+    of ``layers`` layers (default 2) with ``heads`` heads (default 4; feed-forward
+    ``2 * model_dim``) and ``attention_dropout`` (default 0.1), and a linear head on the mean of
+    the tokens."""
+    dim, model_dim = width(context), int(context.param("model_dim", FEATURE_DIM))
+    fusion = spec.cls(
+        dict.fromkeys(dataset.modality_names, dim),
+        model_dim,
+        num_heads=int(context.param("heads", 4)),
+        num_layers=int(context.param("layers", 2)),
+        dropout=float(context.param("attention_dropout", 0.1)),
+    )
+    return fusion_model(
+        context_encoders(dataset, context), fusion, head(dataset, model_dim), context
+    )
 
 
 CUSTOM_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "tfn": build_tfn,
     "attention": build_attention,
     "very-early": build_very_early,
+    "simbamm": build_simbamm,
 }
 """Fusions whose benchmark models need more than the default encoders."""
 APPLIES: dict[str, Callable[[MultimodalDataset], str | None]] = {"very-early": signals_only}
@@ -249,6 +316,7 @@ FUSION_SPACES: dict[str, SearchSpace] = {
     "ptp": encoder_space(rank=RANK, order=Int(2, 3, 2)),
     "attention": ATTENTION_SPACE,
     "very-early": encoder_space(width=False, dropout=False, hidden=Choice((16, 32, 64), 32)),
+    "simbamm": SIMBAMM_SPACE,
 }
 """Search spaces of fusions with settings of their own (every other fusion:
 :func:`encoder_space`)."""

@@ -24,7 +24,7 @@ class Method:
 
     Attributes:
         name: the name used on the command line and in reports.
-        family: ``unimodal``, ``fusion``, ``coordination`` or ``fission``.
+        family: ``unimodal``, ``fusion``, ``coordination``, ``fission`` or ``classical``.
         build: the builder (a module-level function or a ``functools.partial`` of one, so that
             worker processes can receive it). A ``per_modality`` method is built once per
             modality, on the data set restricted to that modality, and reported as
@@ -35,6 +35,8 @@ class Method:
             default, which the builder reads from ``context.params`` (``lr`` and
             ``weight_decay`` from the context's fields); without one, ``lr`` and
             ``weight_decay``.
+        views: the method runs on all modalities as ``name`` and also on each modality alone
+            as ``name[modality]`` (both under ``all``; ``name[modality]`` names one view).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Method:
     per_modality: bool = False
     applies: Callable[[MultimodalDataset], str | None] | None = None
     space: SearchSpace = field(default_factory=training_space)
+    views: bool = False
 
 
 METHODS: dict[str, Method] = {}
@@ -56,6 +59,7 @@ def register_method(
     per_modality: bool = False,
     applies: Callable[[MultimodalDataset], str | None] | None = None,
     space: SearchSpace | None = None,
+    views: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers a builder under ``name`` for ``intermodal bench``, with the
     search space of the settings it reads (default: ``lr`` and ``weight_decay``)."""
@@ -63,8 +67,17 @@ def register_method(
     def decorate(build: Builder) -> Builder:
         if name in METHODS:
             raise ValueError(f"a method named {name!r} is already registered")
+        if per_modality and views:
+            raise ValueError("a method is either per_modality or has views, not both")
         METHODS[name] = Method(
-            name, family, build, description, per_modality, applies, space or training_space()
+            name,
+            family,
+            build,
+            description,
+            per_modality,
+            applies,
+            space or training_space(),
+            views,
         )
         return build
 
@@ -94,6 +107,9 @@ def resolve_methods(
 ) -> tuple[list[Job], list[tuple[str, str]]]:
     """Expand ``names`` (``"all"`` or method names, ``unimodal[fac]`` for one view) into jobs.
 
+    ``all`` runs every method, and a method with ``views`` also on each modality alone (on data
+    of two modalities or more).
+
     Returns:
         The jobs and a list of ``(name, reason)`` for methods that do not apply to ``dataset``.
     """
@@ -102,7 +118,16 @@ def resolve_methods(
     if not requested:
         raise ValueError(f"no methods given; choose 'all' or some of {sorted(METHODS)}")
     if "all" in requested:
-        requested = list(METHODS)
+        several = len(dataset.modality_names) > 1
+        requested = [
+            entry
+            for name, method in METHODS.items()
+            for entry in (
+                [name, *(f"{name}[{m}]" for m in dataset.modality_names)]
+                if method.views and several
+                else [name]
+            )
+        ]
     jobs: list[Job] = []
     skipped: list[tuple[str, str]] = []
     for entry in requested:
@@ -113,13 +138,14 @@ def resolve_methods(
                 f"unknown method {entry!r}; available: {sorted(METHODS)} or 'all'"
             )
         method = METHODS[base]
-        if view and (not method.per_modality or view not in dataset.modality_names):
+        alone = method.per_modality or method.views
+        if view and (not alone or view not in dataset.modality_names):
             raise UnknownNameError(
                 f"{entry!r}: {base} is not run per modality"
-                if not method.per_modality
+                if not alone
                 else f"{entry!r}: the data set has no modality {view!r} ({dataset.modality_names})"
             )
-        if method.per_modality:
+        if method.per_modality or view:
             for modality in [view] if view else dataset.modality_names:
                 reason = method.applies(dataset.select([modality])) if method.applies else None
                 if reason:

@@ -27,6 +27,7 @@ FAMILY_COLORS = {
     "fusion": "tab:blue",
     "coordination": "tab:green",
     "fission": "tab:purple",
+    "classical": "tab:orange",
 }
 
 

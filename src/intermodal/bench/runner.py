@@ -108,7 +108,10 @@ def run_job(
         The result row (every metric of the task, cost and time), the trained model and its
         test outputs. ``train_time_s`` counts building too, so a method that searches its
         architecture or fits a coordinated space on the training data is charged for it.
-        ``flops`` and ``latency_ms`` are per test sample.
+        ``flops`` and ``latency_ms`` are per test sample. ``parameters`` counts trainable
+        parameters, or the fitted values of a classical baseline (its ``parameter_count``);
+        ``chosen`` lists the settings a model chose on validation (``C=0.1``, ``rounds=140``;
+        only for models that choose some).
     """
     data = _view(splits, job.modalities)
     start = time.perf_counter()
@@ -117,6 +120,7 @@ def run_job(
     outputs = predict_outputs(result.model, data.test)
     test = data.test.batch()
     cost = model_cost(result.model, test.inputs, test.mask)
+    fitted = getattr(result.model, "parameter_count", None)
     row = {
         "method": job.name,
         "family": job.family,
@@ -124,12 +128,13 @@ def run_job(
         **score(data.test.task, outputs, data.test.targets, sentiment=sentiment),
         **validation_scores(result.model, data.val, sentiment),
         **coordination_retrieval(result.model, data.test),
-        "parameters": cost.trainable_parameters,
+        "parameters": cost.trainable_parameters if fitted is None else fitted,
         "flops": cost.flops_per_sample,
         "train_time_s": train_time,
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "monitor": result.monitor,
+        **({"chosen": describe_chosen(result.chosen)} if result.chosen else {}),
         "missing": str(getattr(result.model, "absent", "")),
         "latency_ms": cost.latency_ms_per_sample,
     }
@@ -155,6 +160,11 @@ def validation_scores(
     outputs = predict_outputs(model, val)
     scores = score(val.task, outputs, val.targets, sentiment=sentiment)
     return {f"{VALIDATION_PREFIX}{name}": value for name, value in scores.items()}
+
+
+def describe_chosen(chosen: dict[str, Any]) -> str:
+    """Settings chosen on validation as one cell: ``C=0.1``, ``rounds=140``."""
+    return ", ".join(f"{name}={value}" for name, value in chosen.items())
 
 
 def coordination_retrieval(model: nn.Module, test: MultimodalDataset) -> dict[str, float]:
@@ -263,6 +273,16 @@ def run_settings(config: BenchConfig, dataset: MultimodalDataset) -> dict[str, A
     }
 
 
+def prepare_dataset(dataset: MultimodalDataset, config: BenchConfig) -> MultimodalDataset:
+    """The data set a benchmark runs on: ``config.signals`` declared ordered, then restricted
+    to ``config.modalities`` (an unknown name is an error that lists the modalities)."""
+    if config.signals:
+        dataset = dataset.with_signals(config.signals)
+    if config.modalities:
+        dataset = dataset.select(config.modalities)
+    return dataset
+
+
 def run_benchmark(
     dataset: MultimodalDataset,
     config: BenchConfig | None = None,
@@ -281,7 +301,8 @@ def run_benchmark(
     against the best method (see :mod:`intermodal.bench.significance`).
 
     Args:
-        dataset: the data set (``config.modalities`` restricts it first).
+        dataset: the data set (``config.signals`` declares its ordered vector modalities, then
+            ``config.modalities`` restricts it).
         config: the benchmark; ``settings`` are keyword overrides of its fields, e.g.
             ``run_benchmark(data, methods="early,unimodal", seeds=1)``.
         folder: where each finished run is saved at once (``runs/``, and the first seed's models in
@@ -314,8 +335,7 @@ def run_benchmark(
 def _run_benchmark(
     dataset: MultimodalDataset, config: BenchConfig, folder: ResultsFolder | None
 ) -> BenchResult:
-    if config.modalities:
-        dataset = dataset.select(config.modalities)
+    dataset = prepare_dataset(dataset, config)
     # every seed's split first: one that cannot be drawn or learned is refused before any output
     for seed in range(config.seed, config.seed + config.seeds):
         split_dataset(dataset, seed=seed)

@@ -328,6 +328,10 @@ class MultimodalDataset(Dataset[Sample]):
         target_names: the names of the target columns: one for class labels or one value,
             one per label (multilabel) or per value column (regression). Default: ``target``
             for one column, ``"0"`` .. ``"K-1"`` for several.
+        signals: vector modalities whose features are an ordered 1-D signal (samples of a
+            waveform or a time series in time order), not a set of unordered features.
+            Sequences and audio are ordered by their kind; methods that read a modality as a
+            signal (very early fusion) apply only to ordered ones (see :attr:`ordered`).
 
     Every sample needs at least one modality present. The schema (``kinds``, ``features``,
     ``classes``, ``target_names``) is carried by ``subset``, ``select`` and the ``with_*``
@@ -350,6 +354,7 @@ class MultimodalDataset(Dataset[Sample]):
         task: str | None = None,
         features: Mapping[str, Sequence[str]] | None = None,
         target_names: Sequence[str] | None = None,
+        signals: Iterable[str] | None = None,
     ) -> None:
         if not isinstance(modalities, Mapping) or len(modalities) == 0:
             raise ValueError("modalities must be a non-empty dict from modality name to array")
@@ -459,6 +464,50 @@ class MultimodalDataset(Dataset[Sample]):
             if array.shape[:1] != (n,):
                 raise ValueError(f"metadata {key!r} must have {n} rows, got shape {array.shape}")
             self.metadata[key] = array
+        self.signals: tuple[str, ...] = self._check_signals(signals)
+
+    def _check_signals(self, signals: Iterable[str] | None) -> tuple[str, ...]:
+        if signals is None:
+            return ()
+        if isinstance(signals, str):
+            signals = [signals]
+        names = sorted(set(signals))
+        self._check_names(names, "signals")
+        wrong = [f"{k} ({self.kinds[k]})" for k in names if self.kinds[k] != "vector"]
+        if wrong:
+            raise ValueError(
+                f"signals declares vector modalities as ordered signals; {', '.join(wrong)} "
+                "is not a vector (sequences and audio are ordered by their kind; images and "
+                "text are not 1-D signals): leave it out"
+            )
+        return tuple(names)
+
+    def with_signals(self, signals: Iterable[str]) -> MultimodalDataset:
+        """The same data set with ``signals`` (vector modalities) declared ordered 1-D
+        signals, added to those declared before."""
+        return MultimodalDataset(
+            self.modalities,
+            self.targets,
+            masks=self.masks,
+            kinds=self.kinds,
+            metadata=self.metadata,
+            name=self.name,
+            classes=self.classes,
+            task=self.task,
+            features=self.features,
+            target_names=self.target_names,
+            signals=(*self.signals, *signals),
+        )
+
+    @property
+    def ordered(self) -> list[str]:
+        """Modalities whose values are ordered in time: sequences, audio and the vectors
+        declared as ``signals``."""
+        return [
+            key
+            for key in self.modalities
+            if self.kinds[key] in ("sequence", "audio") or key in self.signals
+        ]
 
     def _feature_names(self, given: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         """The feature names of each vector and sequence modality: ``given``, else positional."""
@@ -578,6 +627,7 @@ class MultimodalDataset(Dataset[Sample]):
             task=self.task,
             features=self._kept_features(modalities),
             target_names=self.target_names,
+            signals=[key for key in self.signals if key in modalities],
         )
 
     def _kept_features(self, modalities: Mapping[str, Tensor]) -> dict[str, list[str]]:
@@ -646,6 +696,7 @@ class MultimodalDataset(Dataset[Sample]):
             task=self.task,
             features=self.features,
             target_names=self.target_names,
+            signals=self.signals,
         )
 
     def with_masks(self, masks: Mapping[str, Tensor]) -> MultimodalDataset:
@@ -671,6 +722,7 @@ class MultimodalDataset(Dataset[Sample]):
             task=self.task,
             features=self.features,
             target_names=self.target_names,
+            signals=self.signals,
         )
 
     def __repr__(self) -> str:

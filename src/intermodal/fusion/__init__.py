@@ -19,6 +19,7 @@ from intermodal.fusion.nonlinear import NonlinearFusion
 from intermodal.fusion.polynomial import PolynomialFusion
 from intermodal.fusion.product_of_experts import ProductOfExpertsFusion
 from intermodal.fusion.shift import ModalityShiftFusion
+from intermodal.fusion.simbamm import SimBaMMFusion
 from intermodal.fusion.tensor import TensorFusion
 from intermodal.fusion.very_early import VeryEarlyFusion
 
@@ -37,6 +38,7 @@ __all__ = [
     "NonlinearFusion",
     "PolynomialFusion",
     "ProductOfExpertsFusion",
+    "SimBaMMFusion",
     "TensorFusion",
     "VeryEarlyFusion",
 ]

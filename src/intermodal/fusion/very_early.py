@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +15,7 @@ from intermodal.saving import register_module
 
 @register_fusion(
     "very-early",
-    "very early fusion: raw features as 1-D signals on a common grid, one shared encoder",
+    "very early fusion: ordered raw signals on a common time grid, one shared encoder",
     searchable=False,
 )
 @register_module
@@ -23,11 +23,13 @@ class VeryEarlyFusion(Fusion):
     """Very early fusion (the idea of Barnum, Talukder & Yue, 2022, "On the Benefits of Early
     Fusion in Multimodal Representation Learning", https://arxiv.org/abs/2011.07191).
 
-    Each modality's raw signal ``(B, T_m, C_m)`` (or ``(B, T_m)``, one channel) is resampled by
+    Each modality's raw signal ``(B, T_m, C_m)`` (or ``(B, T_m)``, one channel; ``(B, C_m, T_m)``
+    for the modalities named in ``channels_first``, such as multi-channel audio) is resampled by
     linear interpolation to a common grid of ``time_steps`` points, the channels of all
     modalities are concatenated, and one shared encoder reads the merged signal: two 1-D
     convolutions (kernel 5, ReLU), a mean over time and a linear map to ``output_dim``. No layer
-    sees one modality alone.
+    sees one modality alone. The method assumes ordered signals (time series, waveforms): on a
+    vector of unordered features the "time" axis, and the convolutions along it, mean nothing.
 
     An absent modality's raw signal is zero-filled (all channels, all time steps).
 
@@ -35,6 +37,7 @@ class VeryEarlyFusion(Fusion):
         input_dims: C_m, the number of channels of each modality.
         time_steps: length of the common time grid.
         hidden_dim: channels of the shared convolutional encoder.
+        channels_first: modalities given as ``(B, C_m, T_m)`` (audio's layout).
 
     Shape:
         ``{m: (B, T_m, C_m) or (B, T_m)}, mask {m: (B,)} -> (B, output_dim)``
@@ -48,11 +51,16 @@ class VeryEarlyFusion(Fusion):
         output_dim: int,
         time_steps: int = 64,
         hidden_dim: int = 32,
+        channels_first: Sequence[str] = (),
     ) -> None:
         super().__init__(input_dims, output_dim)
         if time_steps < 2:
             raise ValueError(f"time_steps must be at least 2, got {time_steps}")
+        unknown = sorted(set(channels_first) - set(self.input_dims))
+        if unknown:
+            raise ValueError(f"channels_first names {unknown}, which are not in input_dims")
         self.time_steps = time_steps
+        self.channels_first = sorted(channels_first)
         channels = sum(self.input_dims.values())
         self.encoder = nn.Sequential(
             nn.Conv1d(channels, hidden_dim, kernel_size=5, padding=2),
@@ -68,7 +76,11 @@ class VeryEarlyFusion(Fusion):
         """The merged signal ``(B, sum_m C_m, time_steps)``: resampled, channels concatenated,
         absent modalities zero-filled."""
         signals = {
-            key: x.unsqueeze(-1) if x.ndim == 2 and self.input_dims[key] == 1 else x
+            key: x.unsqueeze(-1)
+            if x.ndim == 2 and self.input_dims[key] == 1
+            else x.transpose(1, 2)
+            if key in self.channels_first and x.ndim == 3
+            else x
             for key, x in features.items()
             if key in self.input_dims
         }

@@ -14,6 +14,9 @@ from torch import Tensor
 
 if TYPE_CHECKING:
     from intermodal.data.dataset import MultimodalDataset
+    from intermodal.data.splits import DataSplits
+    from intermodal.training.context import RunContext
+    from intermodal.training.fit import FitResult
 
 
 @runtime_checkable
@@ -77,3 +80,14 @@ class TrainsItself(Protocol):
     def validation_loss(
         self, inputs: Mapping[str, Tensor], target: Tensor, mask: Mapping[str, Tensor] | None = None
     ) -> Tensor: ...
+
+
+@runtime_checkable
+class FitsItself(Protocol):
+    """A model that is not trained by gradient descent but fits its own estimator (a linear
+    model, gradient-boosted trees): ``fit`` hands it the splits and the run context (seed,
+    threads) and returns what ``fit_estimator`` returns. It fits on ``data.train`` and chooses
+    its settings (a penalty, a number of boosting rounds) on ``data.val``; the result's
+    ``chosen`` records them."""
+
+    def fit_estimator(self, data: DataSplits, context: RunContext) -> FitResult: ...

@@ -36,8 +36,9 @@ from intermodal.data.splits import DataSplits
 from intermodal.errors import UnknownNameError
 from intermodal.losses import Loss, task_loss
 from intermodal.models.pipeline import Pipeline
+from intermodal.models.protocols import FitsItself
 from intermodal.models.target_scale import TargetScale, TargetStatistics
-from intermodal.training.context import resolve_device, thread_limit
+from intermodal.training.context import RunContext, resolve_device, thread_limit
 from intermodal.training.objective import Objective, validation_pass
 
 ENGINES = ("auto", "lean", "lightning")
@@ -65,6 +66,9 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     monitor: str = "validation loss"
     engine: str = "lean"
+    chosen: dict[str, Any] = field(default_factory=dict)
+    """Settings chosen on validation data (a penalty, a number of boosting rounds), for the
+    result row; empty for a model trained by gradient descent."""
 
 
 def seed_everything(seed: int) -> None:
@@ -335,7 +339,13 @@ def fit(
 
     Returns:
         A :class:`FitResult`; its model carries the weights of the best validation epoch.
+
+    A model that ``FitsItself`` (a classical baseline, see :mod:`intermodal.baselines`) is not
+    trained by gradient descent: it fits its own estimator with this seed and thread count.
     """
+    if isinstance(model, FitsItself):
+        context = RunContext(seed=seed, max_epochs=max_epochs, patience=patience, threads=threads)
+        return model.fit_estimator(data, context)
     if max_epochs < 1 or patience < 1 or batch_size < 1:
         raise ValueError(
             "max_epochs, patience and batch_size must be positive, got "
