@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import pandas as pd
 
 from intermodal.errors import UnknownNameError
+from intermodal.training.stopping import MIN_DELTA
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,6 +97,13 @@ def _add_training(
         "--patience", type=_positive, default=10, help="early-stopping patience (default: 10)"
     )
     group.add_argument(
+        "--min-delta",
+        type=_fraction,
+        default=MIN_DELTA,
+        help="minimum relative improvement of the validation loss that resets the patience "
+        f"(default: {MIN_DELTA}; 0: any improvement counts)",
+    )
+    group.add_argument(
         "--batch-size", type=_positive, default=64, help="training batch size (default: 64)"
     )
     group.add_argument(
@@ -153,6 +161,7 @@ def _context(args: argparse.Namespace) -> Any:
         seed=args.seed,
         max_epochs=args.epochs,
         patience=args.patience,
+        min_delta=args.min_delta,
         batch_size=args.batch_size,
         accelerator=args.accelerator,
         devices=args.devices,
@@ -176,6 +185,7 @@ def _bench_config(args: argparse.Namespace) -> Any:
         seeds=args.seeds,
         epochs=args.epochs,
         patience=args.patience,
+        min_delta=args.min_delta,
         batch_size=args.batch_size,
         output=args.output,
         overwrite=args.overwrite,
@@ -325,6 +335,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         seed=context.seed,
         epochs=context.max_epochs,
         patience=context.patience,
+        min_delta=context.min_delta,
         batch_size=context.batch_size,
         loss=context.loss,
         missing=context.missing,

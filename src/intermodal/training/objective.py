@@ -38,12 +38,6 @@ class Objective:
             name = loss_name or getattr(loss, "__name__", type(loss).__name__)
             self.monitor = f"validation loss: {name}"
 
-    def better(self, value: float, best: float | None) -> bool:
-        """Whether a validation value improves on the best so far (strictly)."""
-        if best is None:
-            return True
-        return value > best if self.higher_is_better else value < best
-
     def train(self, batch: Batch) -> Tensor:
         if self.own:
             own: TrainsItself = self.model  # type: ignore[assignment]
