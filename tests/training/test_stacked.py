@@ -18,6 +18,7 @@ from intermodal.data.synthetic import make_interaction_dataset
 from intermodal.encoders import MLP, CNNEncoder, Dropout, SequenceEncoder
 from intermodal.fission import SharedPrivateModel
 from intermodal.fusion import ConcatFusion, GatedFusion, TensorFusion
+from intermodal.losses import task_loss
 from intermodal.metrics import evaluate
 from intermodal.models import FusionClassifier, TargetScale
 from intermodal.training import RunContext, fit
@@ -132,6 +133,24 @@ def test_stacked_models_end_with_the_weights_of_their_single_runs(case: str) -> 
         assert_same_run(alone, stacked[seed])
 
 
+def test_a_loss_weighted_by_each_splits_label_counts_stacks_per_model() -> None:
+    """``bce_balanced`` weighs positives by each training split's counts: the stacked loss
+    carries every model's own weights."""
+
+    def labels(seed: int) -> MultimodalDataset:
+        return make_interaction_dataset("unique", task="multilabel", n=150, dim=3, seed=seed)
+
+    splits = [splits_of(labels, seed) for seed in range(2)]
+    weights = [task_loss("multilabel", "bce_balanced", sp.train).keywords for sp in splits]  # type: ignore[attr-defined]
+    assert not torch.equal(weights[0]["pos_weight"], weights[1]["pos_weight"])
+    contexts = [
+        RunContext(seed=s, max_epochs=4, batch_size=16, loss="bce_balanced") for s in range(2)
+    ]
+    stacked = fit_stacked([vector_model(splits[s].train, s) for s in range(2)], splits, contexts)
+    for s in range(2):
+        assert_same_run(contexts[s].fit(vector_model(splits[s].train, s), splits[s]), stacked[s])
+
+
 def test_trials_on_one_split_keep_their_own_settings_and_loss_weights() -> None:
     """A tuning round: one shared split, models that differ in learning rate and in the loss
     weights of their objective (stackable settings), each equal to its single run."""
@@ -151,7 +170,7 @@ def test_trials_on_one_split_keep_their_own_settings_and_loss_weights() -> None:
 def test_a_stopped_model_keeps_its_best_weights_while_the_others_train_on() -> None:
     splits = [splits_of(lambda s: blobs(n_per_class=30), s) for s in range(3)]
     contexts = [RunContext(seed=s, max_epochs=12, patience=12, batch_size=16) for s in range(3)]
-    contexts[1] = contexts[1].with_(patience=1, min_delta=0.3)  # stops once it gains < 30%
+    contexts[1] = contexts[1].with_(patience=1, min_delta=0.5, lr=0.01)  # stops at a < 50% gain
     models = [vector_model(splits[s].train, s) for s in range(3)]
     stacked = fit_stacked(models, splits, contexts)
     assert stacked[1].epochs is not None and stacked[1].epochs < 12
@@ -183,29 +202,26 @@ def test_on_epoch_prunes_one_model_of_the_stack() -> None:
 def hard_blobs() -> MultimodalDataset:
     """Three overlapping classes: test accuracy well below 1, so that seeds vary."""
     rng = np.random.default_rng(1)
-    y = np.repeat(np.arange(3), 100)
-    a = rng.normal(size=(3, 5))[y] + rng.normal(size=(len(y), 5))
-    b = rng.normal(size=(3, 3))[y] + rng.normal(size=(len(y), 3))
+    y = np.repeat(np.arange(3), 60)
+    a = rng.normal(size=(3, 5))[y] + 1.2 * rng.normal(size=(len(y), 5))
+    b = rng.normal(size=(3, 3))[y] + 1.2 * rng.normal(size=(len(y), 3))
     return MultimodalDataset({"a": a, "b": b}, y, name="hard blobs")
 
 
 def test_with_dropout_stacked_and_single_runs_agree_within_seed_noise() -> None:
     """Dropout on: stacked draws differ from single runs, so only the distribution of results
-    must agree. Over 6 seeds on one fixed split, the mean test accuracies must differ by less
+    must agree. Over 5 seeds on one fixed split, the mean test accuracies must differ by less
     than 3 standard errors of their difference (Welch), plus one test sample."""
     splits = standardize(stratified_split(hard_blobs(), seed=0))
-    contexts = [
-        RunContext(seed=s, max_epochs=30, patience=5, min_delta=0.0, batch_size=32)
-        for s in range(6)
-    ]
-    models = [vector_model(splits.train, s, dropout=0.3) for s in range(6)]
+    contexts = [RunContext(seed=s, max_epochs=15, batch_size=32, lr=3e-3) for s in range(5)]
+    models = [vector_model(splits.train, s, dropout=0.3) for s in range(5)]
     stacked = fit_stacked(models, splits, contexts)
     single = [
         c.fit(vector_model(splits.train, s, dropout=0.3), splits) for s, c in enumerate(contexts)
     ]
     a = np.array([evaluate(r.model, splits.test)["accuracy"] for r in stacked])
     b = np.array([evaluate(r.model, splits.test)["accuracy"] for r in single])
-    assert 0.5 < b.mean() < 0.95  # a problem where seeds matter
+    assert 0.5 < b.mean() < 0.97  # a problem where seeds matter
     error = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     assert abs(a.mean() - b.mean()) <= 3 * error + 1 / len(splits.test)
 

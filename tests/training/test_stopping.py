@@ -39,6 +39,17 @@ def test_an_improvement_is_measured_from_the_last_improving_epoch() -> None:
     assert (stopping.reference, stopping.best_epoch) == (0.79, 5)
 
 
+def test_a_plateau_at_the_start_is_held_to_the_classic_rule() -> None:
+    # at chance for five epochs (tiny strict gains), then learning: min_delta applies from there
+    plateau = [2.3026, 2.3025, 2.3024, 2.3023, 2.3022, 2.3021]
+    values = [*plateau, 1.5, 1.0, 0.99, 0.985, 0.98]
+    stopping = EarlyStopping(patience=3, min_delta=0.1)
+    assert run(stopping, values) == len(values) - 1
+    assert stopping.best_epoch == len(values) - 1
+    # a plateau that never moves 10% from the start still stops once nothing improves at all
+    assert run(EarlyStopping(patience=3, min_delta=0.1), [*plateau, 2.4, 2.4, 2.4]) == 8
+
+
 def test_a_metric_where_higher_is_better_must_rise_by_min_delta() -> None:
     stopping = EarlyStopping(patience=2, min_delta=0.05, higher_is_better=True)
     # 0.5 -> 0.6 is 20% up; 0.62 and 0.625 are better, by less than 5% of 0.6

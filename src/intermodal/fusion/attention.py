@@ -99,12 +99,6 @@ class CrossModalAttentionFusion(Fusion):
         )
         count = len(self.input_dims)
         self.output = nn.Linear(count * (count - 1) * model_dim, output_dim)
-        # the pairs grouped by source, as the batched path projects keys and values, and where
-        # each pair of forward's order (targets, then their sources) sits in that grouping
-        grouped = [(b, a) for b in self.input_dims for a in self.input_dims if a != b]
-        order = torch.tensor([grouped.index((b, a)) for a, b in pairs])
-        self.source_order: Tensor
-        self.register_buffer("source_order", order, persistent=False)
 
     def _heads(self, x: Tensor) -> Tensor:
         batch, steps, _ = x.shape
@@ -181,10 +175,11 @@ class CrossModalAttentionFusion(Fusion):
             keys = [pair_key(a, b) for a in names if a != b]
             k_parts.append(project(self.keys, sequences[b], keys))
             v_parts.append(project(self.values, sequences[b], keys))
-        # keys and values come grouped by source: reorder them to the pairs' order
-        order = self.source_order.to(q.device)
-        k = torch.cat(k_parts, dim=2).index_select(2, order)
-        v = torch.cat(v_parts, dim=2).index_select(2, order)
+        # keys and values come grouped by source: each pair's slice, stacked in the pairs' order
+        # (one copy, and no index tensor, which a stack of models would turn into a gather)
+        slots = [(names.index(b), [x for x in names if x != b].index(a)) for a, b in pairs]
+        k = torch.stack([k_parts[s][:, :, j] for s, j in slots], dim=2)
+        v = torch.stack([v_parts[s][:, :, j] for s, j in slots], dim=2)
         # (B, T, P, D) -> (B, P, heads, T, d_h)
         q, k, v = (
             x.reshape(batch, steps, len(pairs), heads, size).permute(0, 2, 3, 1, 4)

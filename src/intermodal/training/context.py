@@ -94,7 +94,7 @@ class RunContext:
         seed: seeds the split, the initialization and training.
         max_epochs, patience: the training budget; early stopping after ``patience`` epochs
             without an improvement of the validation quantity.
-        min_delta: the minimum relative improvement that counts (0.01: 1%; see
+        min_delta: the minimum relative improvement that counts (0.1: 10%; see
             :class:`~intermodal.training.stopping.EarlyStopping`).
         batch_size: training batch size.
         lr, weight_decay: AdamW's settings.

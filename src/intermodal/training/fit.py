@@ -313,9 +313,11 @@ def fit(
             split's mean and standard deviation; the returned model is wrapped in
             :class:`~intermodal.models.TargetScale`, so its predictions are in the original
             units.
-        max_epochs, patience, min_delta: stop after ``patience`` epochs in a row in which the
-            monitored quantity did not improve on the best by at least ``min_delta`` relative to
-            it (0.01: 1%; 0: any improvement counts); the best epoch's weights are restored.
+        max_epochs, patience, min_delta: stop after ``patience`` epochs in a row without an
+            improvement of the monitored quantity by at least ``min_delta`` relative to the last
+            improving epoch (0.1: 10%; 0: any improvement counts; see
+            :class:`~intermodal.training.stopping.EarlyStopping`); the best epoch's weights are
+            restored.
         lr, weight_decay: AdamW's settings (the fused kernel where available).
         batch_size: training batch size; validation uses batches of at least 1,024 rows.
         seed: seeds Python, NumPy and PyTorch before training and the batch order.

@@ -57,7 +57,14 @@ class LeanAdamW:
         # the fused kernel reads each tensor's step count from a float32 scalar on its device
         self.steps = [torch.zeros((), dtype=torch.float32, device=device) for _ in self.params]
         self.counts = [0] * len(self.params)
+        self._layout()
         self._group()
+
+    def _layout(self) -> None:
+        """The dimension order in which each parameter is dense (a stacked linear weight may
+        be laid out transposed, see ``stacked``); its gradient and state share the layout."""
+        self.orders = [_dense_order(p) for p in self.params]
+        self.dense_views = any(o != tuple(range(len(o))) for o in self.orders)
 
     def _group(self) -> None:
         """Models that share (lr, weight decay): their rows, or None for the whole stack."""
@@ -80,12 +87,21 @@ class LeanAdamW:
             self.counts[i] += 1
         if self.fused:
             torch._foreach_add_([self.steps[i] for i in live], 1)
-        tensors: list[list[Tensor]] = [
-            [self.params[i] for i in live],
-            [cast(Tensor, self.params[i].grad) for i in live],
-            [self.exp_avgs[i] for i in live],
-            [self.exp_avg_sqs[i] for i in live],
-        ]
+        if self.dense_views:  # each tensor in its dense order, as the fused kernel needs
+            views = [(i, self.orders[i]) for i in live]
+            tensors: list[list[Tensor]] = [
+                [_dense(self.params[i], o) for i, o in views],
+                [_dense(cast(Tensor, self.params[i].grad), o) for i, o in views],
+                [_dense(self.exp_avgs[i], o) for i, o in views],
+                [_dense(self.exp_avg_sqs[i], o) for i, o in views],
+            ]
+        else:
+            tensors = [
+                [self.params[i] for i in live],
+                [cast(Tensor, self.params[i].grad) for i in live],
+                [self.exp_avgs[i] for i in live],
+                [self.exp_avg_sqs[i] for i in live],
+            ]
         for rows, lr, weight_decay in self.groups:
             if rows is None:
                 lists, steps, counts = tensors, [self.steps[i] for i in live], live
@@ -140,9 +156,29 @@ class LeanAdamW:
     def keep(self, rows: Tensor, params: Sequence[Tensor]) -> None:
         """Continue with the models at ``rows`` only; ``params`` are their parameter tensors."""
         self.params = list(params)
-        self.exp_avgs = [m.index_select(0, rows) for m in self.exp_avgs]
-        self.exp_avg_sqs = [v.index_select(0, rows) for v in self.exp_avg_sqs]
+        # the state in each parameter's layout (the kernel walks all four tensors alike)
+        self.exp_avgs = [
+            torch.empty_like(p).copy_(m.index_select(0, rows))
+            for p, m in zip(self.params, self.exp_avgs, strict=True)
+        ]
+        self.exp_avg_sqs = [
+            torch.empty_like(p).copy_(v.index_select(0, rows))
+            for p, v in zip(self.params, self.exp_avg_sqs, strict=True)
+        ]
+        self._layout()
         kept = rows.tolist()
         self.lr = [self.lr[i] for i in kept]
         self.weight_decay = [self.weight_decay[i] for i in kept]
         self._group()
+
+
+def _dense_order(t: Tensor) -> tuple[int, ...]:
+    """``t``'s dimensions from the largest stride to the smallest."""
+    strides = t.stride()
+    return tuple(sorted(range(t.ndim), key=lambda d: -strides[d]))
+
+
+def _dense(t: Tensor, order: tuple[int, ...]) -> Tensor:
+    """``t`` with its dimensions permuted to ``order`` (a dense view where ``t`` is dense in
+    that order)."""
+    return t.permute(order)

@@ -312,6 +312,27 @@ def _settings(slots: Sequence[tuple[nn.Module, str]], values: Sequence[Tensor]) 
             setattr(module, name, value)
 
 
+def _record_layout(layouts: dict[str, tuple[int, ...]], name: str, grad: Tensor) -> None:
+    layouts[name] = tuple(grad.stride())
+
+
+def _order(strides: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The dimensions from the largest stride to the smallest (None for broadcast strides)."""
+    if 0 in strides:
+        return None
+    return tuple(sorted(range(len(strides)), key=lambda d: -strides[d]))
+
+
+def _has_order(t: Tensor, order: tuple[int, ...]) -> bool:
+    return t.permute(order).is_contiguous()
+
+
+def _in_order(t: Tensor, order: tuple[int, ...]) -> Tensor:
+    """``t`` with the same values, laid out densely with its dimensions in ``order``."""
+    inverse = sorted(range(len(order)), key=order.__getitem__)
+    return t.permute(order).contiguous().permute(inverse)
+
+
 class _Part:
     """One part (training or validation) of every model's split on the device: one tensor per
     modality, ``(N, ...)`` when the models share their split, else ``(S, N, ...)``."""
@@ -374,6 +395,15 @@ class _Part:
                 )
             )
         return out
+
+    def first(self, size: int) -> Batch:
+        """The first ``size`` rows of every model."""
+        dim = 0 if self.shared else 1
+        return Batch(
+            {k: v.narrow(dim, 0, size) for k, v in self.data.inputs.items()},
+            self.data.target.narrow(dim, 0, size),
+            {k: v.narrow(dim, 0, size) for k, v in self.data.mask.items()},
+        )
 
     def keep(self, rows: Tensor) -> None:
         if not self.shared:
@@ -447,6 +477,7 @@ class _Stack:
             trainable, [c.lr for c in contexts], [c.weight_decay for c in contexts]
         )
         self.best = {k[len("model.") :]: v.detach().clone() for k, v in self.state().items()}
+        self.layouts: dict[str, tuple[int, ...] | None] = {}
         self.outputs = False
         self._train = vmap(functools.partial(self._call, train=True), randomness="different")
         self._validate = {
@@ -468,6 +499,58 @@ class _Stack:
 
     def state(self) -> dict[str, Tensor]:
         return {**self.params, **self.buffers}
+
+    def trial(self, train: _Part, val: _Part) -> str | None:
+        """One training step's forward and backward and one validation call on a few rows, on
+        copies of the buffers and with the random state restored: why the stack cannot run
+        batched (None when it can). The step also shows in which layout each parameter's
+        gradient arrives; the parameters are laid out the same way, so gradients are stored
+        without a copy (a stacked linear weight arrives transposed)."""
+        device = next(iter(self.params.values())).device
+        buffers = {k: b.clone() for k, b in self.buffers.items()}
+        layouts: dict[str, tuple[int, ...]] = {}
+        hooks = [
+            p.register_hook(functools.partial(_record_layout, layouts, name))
+            for name, p in self.params.items()
+            if p.requires_grad
+        ]
+        try:
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                rows = min(4, train.rows)
+                index = torch.arange(rows, device=device).expand(len(self.optimizer.lr), rows)
+                self.set_mode(True)
+                losses = self._train(
+                    self.params, self.buffers, self.values, self.extras, *train.take(index)
+                )
+                losses.sum().backward()
+                self.set_mode(False)
+                self.validate(val.first(min(4, val.rows)), val.shared)
+        except Exception as error:  # vmap refuses what it cannot batch: say so
+            text = str(error).strip().splitlines()
+            return f"cannot run batched ({type(error).__name__}: {text[0] if text else ''})"
+        finally:
+            for hook in hooks:
+                hook.remove()
+            for p in self.params.values():
+                p.grad = None
+            for name, b in buffers.items():
+                self.buffers[name].copy_(b)
+        self.layouts = {name: _order(strides) for name, strides in layouts.items()}
+        self._relayout()
+        return None
+
+    def _relayout(self) -> None:
+        """Lay each parameter out in the order of its gradient's strides (a new optimizer, whose
+        state starts at zero: call before the first step)."""
+        for name, order in self.layouts.items():
+            p = self.params[name]
+            if order is not None and not _has_order(p, order):
+                self.params[name] = _in_order(p.detach(), order).requires_grad_(p.requires_grad)
+        self.optimizer = LeanAdamW(
+            [p for p in self.params.values() if p.requires_grad],
+            self.optimizer.lr,
+            self.optimizer.weight_decay,
+        )
 
     def _call(
         self,
@@ -528,7 +611,11 @@ class _Stack:
         """Continue with the models at ``rows`` only."""
         with torch.no_grad():
             for name, p in self.params.items():
-                self.params[name] = p.detach().index_select(0, rows).requires_grad_(p.requires_grad)
+                kept = p.detach().index_select(0, rows)
+                order = self.layouts.get(name)
+                if order is not None:
+                    kept = _in_order(kept, order)
+                self.params[name] = kept.requires_grad_(p.requires_grad)
             for name, b in self.buffers.items():
                 self.buffers[name] = b.index_select(0, rows)
             self.values = [v.index_select(0, rows) for v in self.values]
@@ -555,6 +642,8 @@ def _prepare(
     contexts_ = _as_list(contexts, count, "run contexts")
     if not all(isinstance(c, RunContext) for c in contexts_):
         raise TypeError("contexts must be RunContext objects (one shared, or one per model)")
+    if loss is None:
+        loss = contexts_[0].loss  # the contexts' loss (a stack shares it)
     inner: list[nn.Module] = []
     wrappers: list[TargetScale | None] = []
     scales: list[TargetStatistics | None] = []
@@ -642,25 +731,13 @@ def _parts(prepared: dict[str, Any], names: list[str], device: torch.device) -> 
     return train, val
 
 
-def _probe(prepared: dict[str, Any], device: torch.device) -> str | None:
-    """Run one training step and one validation call of the stack on a few rows (on copies, with
-    the random state restored): why it cannot run batched, or None."""
+def _trial(prepared: dict[str, Any], device: torch.device) -> tuple[str | None, Any]:
+    """Build the stack and its data and try one step: (why it cannot run, or None; and the
+    stack, its objective and its parts)."""
     names = _names(prepared["models"][0], prepared["splits"][0])
-    try:
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            stack, _ = _build(prepared, device)
-            train, val = _parts(prepared, names, device)
-            count = len(prepared["models"])
-            rows = min(4, train.rows)
-            index = torch.arange(rows, device=device).expand(count, rows)
-            stack.set_mode(True)
-            stack.train_step(train.take(index))
-            stack.set_mode(False)
-            stack.validate(val.chunks(min(4, val.rows))[0][0], val.shared)
-    except Exception as error:  # vmap refuses what it cannot batch: say so, train one at a time
-        text = str(error).strip().splitlines()
-        return f"cannot run batched ({type(error).__name__}: {text[0] if text else ''})"
-    return None
+    stack, goal = _build(prepared, device)
+    train, val = _parts(prepared, names, device)
+    return stack.trial(train, val), (stack, goal, train, val)
 
 
 def stack_refusal(
@@ -691,7 +768,7 @@ def stack_refusal(
     if reason is not None:
         return reason
     with thread_limit(prepared["contexts"][0].threads):
-        return _probe(prepared, resolve_device(prepared["contexts"][0].accelerator))
+        return _trial(prepared, resolve_device(prepared["contexts"][0].accelerator))[0]
 
 
 def fit_stacked(
@@ -714,8 +791,8 @@ def fit_stacked(
             ``seed`` (the batch order), ``lr``, ``weight_decay``, ``max_epochs``, ``patience``
             and ``min_delta`` are the model's own; ``batch_size``, ``accelerator``, ``threads``
             and ``loss`` must be equal across the stack (:data:`SHARED_FIELDS`).
-        loss, standardize_targets: as in ``fit`` (each model's loss and target scale come from
-            its own training split).
+        loss, standardize_targets: as in ``fit`` (default: the contexts' loss; each model's loss
+            and target scale come from its own training split).
         progress: a progress bar over epochs.
         on_epoch: ``on_epoch(model_index, epoch, scores) -> stop`` (see :data:`StackCallback`).
 
@@ -731,10 +808,9 @@ def fit_stacked(
     reason = _refusal(prepared)
     first = prepared["contexts"][0]
     device = resolve_device(first.accelerator)
+    if reason is not None:
+        raise StackingError(f"these models cannot train as one stack: {reason}")
     with thread_limit(first.threads):
-        reason = reason or _probe(prepared, device)
-        if reason is not None:
-            raise StackingError(f"these models cannot train as one stack: {reason}")
         return _fit_prepared(prepared, device, progress, on_epoch)
 
 
@@ -744,11 +820,11 @@ def _fit_prepared(
     progress: bool,
     on_epoch: StackCallback | None,
 ) -> list[FitResult]:
-    models, contexts, splits = prepared["models"], prepared["contexts"], prepared["splits"]
-    names = _names(models[0], splits[0])
+    contexts, splits = prepared["contexts"], prepared["splits"]
     seed_everything(contexts[0].seed)
-    stack, goal = _build(prepared, device)
-    train, val = _parts(prepared, names, device)
+    reason, (stack, goal, train, val) = _trial(prepared, device)
+    if reason is not None:
+        raise StackingError(f"these models cannot train as one stack: {reason}")
     task, output_dim = splits[0].train.task, splits[0].train.output_dim
     val_targets = [d.val.targets for d in splits]
     members = [
@@ -895,10 +971,12 @@ def fit_many(
         reason = _refusal(prepared)
         first = contexts_[0]
         device = resolve_device(first.accelerator)
-        with thread_limit(first.threads):
-            reason = reason or _probe(prepared, device)
-            if reason is None:
-                return _fit_prepared(prepared, device, progress, on_epoch)
+        if reason is None:
+            with thread_limit(first.threads):
+                try:
+                    return _fit_prepared(prepared, device, progress, on_epoch)
+                except StackingError as error:  # raised before any training
+                    reason = str(error)
         logger.info("training %d models one at a time: %s", count, reason)
     results = []
     for i, (model, context) in enumerate(zip(models, contexts_, strict=True)):
