@@ -280,10 +280,9 @@ class _Run(nn.Module):
     """A model's objective as a module call, so that ``functional_call`` runs it (training loss,
     or validation loss and outputs) with each model's tensors."""
 
-    def __init__(self, goal: Objective) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = goal.model
-        self.goal = goal
+        self.model = model
 
     def forward(
         self,
@@ -450,7 +449,7 @@ class _Stack:
         base = copy.deepcopy(models[0])
         self.goal = goal
         goal.model = base
-        self.run = _Run(goal)
+        self.run = _Run(base)
         self.loss, self.extras = loss, {k: v.to(device) for k, v in extras.items()}
         params = [dict(m.named_parameters()) for m in models]
         buffers = [dict(m.named_buffers()) for m in models]
