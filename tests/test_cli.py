@@ -159,6 +159,7 @@ def test_transfer_and_fission_on_av_digits(capsys: pytest.CaptureFixture[str]) -
         (["--backend", "slurm"], "invalid choice: 'slurm'"),
         (["--accelerator", "tpu"], "invalid choice: 'tpu'"),
         (["--threads", "-1"], "--threads: must be a positive integer"),
+        (["--min-delta", "-0.1"], "--min-delta: must be a number in [0, 1)"),
     ],
 )
 def test_bad_options_get_one_line_and_exit_code_2(

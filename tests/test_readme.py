@@ -69,7 +69,9 @@ def test_the_python_quick_start_predicts_on_raw_data(
     from intermodal.metrics import evaluate
     from intermodal.models import bare_model
 
-    quick = next(text for language, text, _ in _blocks() if language == "python")
+    quick = next(
+        text for language, text, _ in _blocks() if language == "python" and "save_model" in text
+    )
     assert "preprocess=True" in quick and "max_epochs=100" in quick
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from intermodal.errors import UnknownNameError
 from intermodal.interrupts import describe_stop, exit_code, signals_as_interrupts
+from intermodal.training.stopping import MIN_DELTA
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +101,13 @@ def _add_training(
         "--patience", type=_positive, default=10, help="early-stopping patience (default: 10)"
     )
     group.add_argument(
+        "--min-delta",
+        type=_fraction,
+        default=MIN_DELTA,
+        help="minimum relative improvement of the validation loss that resets the patience "
+        f"(default: {MIN_DELTA}; 0: any improvement counts)",
+    )
+    group.add_argument(
         "--batch-size", type=_positive, default=64, help="training batch size (default: 64)"
     )
     group.add_argument(
@@ -157,6 +165,7 @@ def _context(args: argparse.Namespace) -> Any:
         seed=args.seed,
         max_epochs=args.epochs,
         patience=args.patience,
+        min_delta=args.min_delta,
         batch_size=args.batch_size,
         accelerator=args.accelerator,
         devices=args.devices,
@@ -181,6 +190,7 @@ def _bench_config(args: argparse.Namespace) -> Any:
         seeds=args.seeds,
         epochs=args.epochs,
         patience=args.patience,
+        min_delta=args.min_delta,
         batch_size=args.batch_size,
         output=args.output,
         overwrite=args.overwrite,
@@ -469,6 +479,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         seed=context.seed,
         epochs=context.max_epochs,
         patience=context.patience,
+        min_delta=context.min_delta,
         batch_size=context.batch_size,
         loss=context.loss,
         missing=context.missing,

@@ -14,6 +14,7 @@ from intermodal.bench.methods import FEATURE_DIM, FUSED_DIM, encoders
 from intermodal.bench.registry import METHODS, resolve_methods
 from intermodal.data import MultimodalDataset
 from intermodal.encoders import MLP
+from intermodal.encoders.dropout import Dropout
 from intermodal.fusion import ConcatFusion, LowRankFusion
 from intermodal.models import FusionClassifier, UnimodalClassifier
 from intermodal.models.protocols import TrainsItself
@@ -157,7 +158,7 @@ def test_builders_read_the_settings(data: MultimodalDataset) -> None:
     attention = build("attention", data, {"heads": 4, "model_dim": 32})
     assert (attention.fusion.num_heads, attention.fusion.model_dim) == (4, 32)
     early = build("early", data, {"dropout": 0.3})
-    rates = {m.p for m in early.modules() if isinstance(m, nn.Dropout)}
+    rates = {m.p for m in early.modules() if isinstance(m, nn.Dropout | Dropout)}
     assert rates == {0.3}
     mfm = build("mfm", data, {"reconstruction_weight": 2.0, "shared_dim": 16})
     assert mfm.reconstruction_weight == 2.0 and mfm.head.in_features == 16

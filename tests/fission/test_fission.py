@@ -156,6 +156,29 @@ def test_mmd_matches_a_double_loop_batched_or_not() -> None:
     assert same.grad is not None and torch.isfinite(same.grad).all()
 
 
+def test_mmd_gradients_match_those_of_a_double_loop() -> None:
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+
+    def reference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        def mean_kernel(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            terms = [
+                torch.exp(-(u[i] - v[j]).square().sum() / (2 * s * s * u.shape[1]))
+                for i in range(len(u))
+                for j in range(len(v))
+                for s in SCALES
+            ]
+            return torch.stack(terms).sum() / (len(u) * len(v))
+
+        return mean_kernel(a, a) + mean_kernel(b, b) - 2 * mean_kernel(a, b)
+
+    got = torch.autograd.grad(mmd(x, y), [x, y])
+    want = torch.autograd.grad(reference(x, y), [x, y])
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
+
+
 def factorized(task: str = "classification", outputs: int = 3) -> FactorizedModel:
     torch.manual_seed(0)
     raw, features = {"a": 5, "b": 3, "c": 4}, {"a": 8, "b": 6, "c": 7}

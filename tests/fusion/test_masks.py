@@ -227,6 +227,28 @@ def test_cross_modal_attention_matches_einsum_softmax_with_every_modality_presen
     torch.testing.assert_close(f.attend_pooled("a", "b", x["a"], x["b"]), per_step.mean(dim=1))
 
 
+@pytest.mark.parametrize("steps", [3, 20], ids=["short", "long"])
+def test_cross_modal_attention_softmax_over_short_and_long_key_sequences(steps: int) -> None:
+    """The softmax over the keys runs in another layout for fewer than 16 keys on a CPU: both
+    sides of that threshold match the explicit reference, gradients included."""
+    from intermodal.fusion.attention import SHORT_ROWS
+
+    assert (steps < SHORT_ROWS) == (steps == 3)
+    dims = {"a": 3, "b": 5}
+    f = CrossModalAttentionFusion(dims, 4, model_dim=8, num_heads=2).double()
+    x = {
+        k: torch.randn(4, steps, d, dtype=torch.float64, requires_grad=True)
+        for k, d in dims.items()
+    }
+    out = f(x)
+    expected = attention_reference(f, x, {k: torch.ones(4, dtype=torch.bool) for k in dims})
+    torch.testing.assert_close(out, expected)
+    wrt = [*f.parameters(), *x.values()]
+    grads = torch.autograd.grad(out.square().sum(), wrt)
+    for got, want in zip(grads, torch.autograd.grad(expected.square().sum(), wrt), strict=True):
+        torch.testing.assert_close(got, want)
+
+
 def test_cross_modal_attention_gives_the_same_result_for_every_batch_size() -> None:
     """Small batches compute all pairs together, large ones pair by pair: the outputs and
     gradients of a large batch equal those of its small pieces."""

@@ -116,6 +116,13 @@ def test_tensor_fusion_is_a_linear_map_of_the_kronecker_product() -> None:
     assert f.output.in_features == 4 * 3 * 5
     torch.testing.assert_close(f.fuse(x), fused)
     torch.testing.assert_close(f(x), linear(fused, f.output))
+    inputs = {k: v.clone().requires_grad_() for k, v in x.items()}
+    weights = torch.randn(5, 4)
+    got = torch.autograd.grad((f(inputs) * weights).sum(), list(inputs.values()))
+    reference = linear(kron_rows(*(one(inputs[k]) for k in ("a", "b", "c"))), f.output)
+    want = torch.autograd.grad((reference * weights).sum(), list(inputs.values()))
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w)
 
 
 def test_low_rank_fusion_equals_tfn_with_the_rebuilt_weight_tensor() -> None:

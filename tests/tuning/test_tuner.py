@@ -228,7 +228,9 @@ def test_the_training_function_passes_each_models_curve(holdout) -> None:  # typ
     callback: EpochCallback = on_epoch
     results = train_trials(models, holdout[0], contexts, callback)
     assert [r.epochs for r in results] == [4, 2]
-    assert seen == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
+    # the two models train as one stack, so their epochs interleave
+    assert [e for i, e in seen if i == 0] == [0, 1, 2, 3]
+    assert [e for i, e in seen if i == 1] == [0, 1]
 
 
 def refusing(dataset: MultimodalDataset, context: RunContext) -> nn.Module:

@@ -13,6 +13,7 @@ from intermodal.losses import LOSSES
 from intermodal.metrics import Metric
 from intermodal.models.classifier import STRATEGIES
 from intermodal.training.context import ACCELERATORS, RunContext, auto_threads
+from intermodal.training.stopping import MIN_DELTA, check_min_delta
 
 BACKENDS = ("local", "ray")
 
@@ -67,6 +68,8 @@ class BenchConfig:
         seeds, seed: seeds ``seed .. seed + seeds - 1``; seed s draws the split and seeds every
             method (the report analyses the models of the first).
         epochs, patience, batch_size: the training budget of every run.
+        min_delta: the minimum relative improvement of the validation quantity that resets the
+            patience (see :class:`~intermodal.training.stopping.EarlyStopping`).
         output: the results folder (None: ``intermodal-results/DATASET-TIME``; no folder
             when the Python API is called without one).
         overwrite, resume: what to do with an existing results folder.
@@ -108,6 +111,7 @@ class BenchConfig:
     seed: int = 0
     epochs: int = 100
     patience: int = 10
+    min_delta: float = MIN_DELTA
     batch_size: int = 64
     output: str | None = None
     overwrite: bool = False
@@ -154,6 +158,7 @@ class BenchConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_min_delta(self.min_delta)
         if not isinstance(self.jobs, int) or self.jobs < 0:
             raise ValueError(f"jobs must be a positive integer or 'auto', got {self.jobs!r}")
         if self.backend not in BACKENDS:
@@ -194,6 +199,7 @@ class BenchConfig:
             seed=seed,
             max_epochs=self.epochs,
             patience=self.patience,
+            min_delta=self.min_delta,
             batch_size=self.batch_size,
             accelerator=self.accelerator,
             devices=self.devices,
@@ -222,6 +228,7 @@ class BenchConfig:
             "modalities": sorted(self.modalities),
             "epochs": self.epochs,
             "patience": self.patience,
+            "min_delta": self.min_delta,
             "batch_size": self.batch_size,
             "loss": self.loss,
             "sentiment": self.sentiment,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from intermodal.encoders.cnn import CNNEncoder
+from intermodal.encoders.dropout import Dropout
 from intermodal.encoders.mlp import MLP, RawInput, TokenEncoder
 from intermodal.encoders.sequence import SequenceEncoder
 from intermodal.encoders.text import TextEncoder, load_tokenizer, text_encoder, train_tokenizer
@@ -47,6 +48,7 @@ def default_encoder(
 __all__ = [
     "MLP",
     "CNNEncoder",
+    "Dropout",
     "RawInput",
     "SequenceEncoder",
     "TextEncoder",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from intermodal.encoders.dropout import Dropout
 from intermodal.saving import register_module
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
@@ -20,7 +21,8 @@ class MLP(nn.Module):
         input_dim: D, the input feature size.
         output_dim: size of the output.
         hidden_dims: sizes of the hidden layers; empty gives a single linear layer.
-        dropout: dropout probability after each hidden activation.
+        dropout: dropout probability after each hidden activation (a :class:`Dropout`, whose
+            rate stacked models may each set).
         activation: ``relu``, ``gelu`` or ``tanh``.
         final_activation: apply the activation (and dropout) to the output too, as an encoder does;
             a classification head leaves it off and returns logits.
@@ -48,7 +50,7 @@ class MLP(nn.Module):
             if i < len(sizes) - 2 or final_activation:
                 layers.append(ACTIVATIONS[activation]())
                 if dropout > 0:
-                    layers.append(nn.Dropout(dropout))
+                    layers.append(Dropout(dropout))
         self.layers = nn.Sequential(*layers)
         self.input_dim, self.output_dim = input_dim, output_dim
 

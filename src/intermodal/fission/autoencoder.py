@@ -58,6 +58,9 @@ class BimodalAutoencoder(nn.Module):
         ``shared(inputs) -> (B, shared_dim)``; ``reconstruct(inputs)`` -> ``{m: (B, *shape_m)}``
     """
 
+    stackable_settings = ("noise", "alignment_weight")
+    """Stacked models may differ in these (numbers; zero in all of them or in none)."""
+
     def __init__(
         self,
         modalities: list[str],
@@ -117,12 +120,13 @@ class BimodalAutoencoder(nn.Module):
         batch = len(inputs[self.modalities[0]])
         order = torch.randperm(batch, generator=generator)
         third = batch // 3
+        position = torch.argsort(order)  # sample j is at position[j] of the random order
         out = {}
         for i, m in enumerate(self.modalities):
-            keep = torch.ones(batch, dtype=inputs[m].dtype)
-            keep[order[i * third : (i + 1) * third]] = 0.0
+            hidden = (position >= i * third) & (position < (i + 1) * third)
+            keep = (~hidden).to(inputs[m].dtype)
             x = inputs[m] * keep.to(inputs[m].device).reshape(-1, *[1] * (inputs[m].ndim - 1))
-            if self.noise > 0:
+            if torch.is_tensor(self.noise) or self.noise > 0:
                 noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
                 x = x + self.noise * noise.to(x.device)
             out[m] = x
@@ -145,7 +149,7 @@ class BimodalAutoencoder(nn.Module):
         if self.head is not None:
             task = sum(self.task_loss(self.head(code), target) for code in codes)
             loss = loss + task / len(codes)
-        if self.alignment_weight > 0:
+        if torch.is_tensor(self.alignment_weight) or self.alignment_weight > 0:
             a, b = self.modalities
             alone_a = self.shared({a: inputs[a], b: torch.zeros_like(inputs[b])})
             alone_b = self.shared({a: torch.zeros_like(inputs[a]), b: inputs[b]})

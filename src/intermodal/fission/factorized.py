@@ -19,20 +19,26 @@ def mmd(x: Tensor, y: Tensor, scales: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5
     kernels ``k(a, b) = sum_s exp(-|a - b|^2 / (2 s^2 D))`` (biased estimate, >= 0):
     ``mean k(x, x) + mean k(y, y) - 2 mean k(x, y)``.
 
+    Each of the three blocks is computed on its own (the ``y``-``x`` block would repeat the
+    ``x``-``y`` one, and a block of samples without gradients, such as prior draws, costs no
+    backward pass), one scale at a time.
+
     Leading batch dimensions give one MMD per batch element, computed together.
 
     Shape:
         ``(..., N, D), (..., M, D) -> (...)``
     """
-    n, dim = x.shape[-2], x.shape[-1]
-    z = torch.cat([x, y], dim=-2)
-    norms = z.square().sum(-1)
-    gram = z @ z.transpose(-1, -2)
-    squared = (norms.unsqueeze(-1) + norms.unsqueeze(-2) - 2 * gram).clamp_min(0) / dim
-    inverse = torch.tensor([0.5 / (s * s) for s in scales], dtype=z.dtype, device=z.device)
-    kernel = torch.exp(-squared.unsqueeze(-3) * inverse[:, None, None]).sum(-3)
-    xx, yy, xy = kernel[..., :n, :n], kernel[..., n:, n:], kernel[..., :n, n:]
-    return xx.mean((-2, -1)) + yy.mean((-2, -1)) - 2 * xy.mean((-2, -1))
+    dim = x.shape[-1]
+
+    def mean_kernel(a: Tensor, b: Tensor) -> Tensor:
+        squared = a.square().sum(-1).unsqueeze(-1) + b.square().sum(-1).unsqueeze(-2)
+        squared = (squared - 2 * a @ b.transpose(-1, -2)).clamp_min(0) / dim
+        total = torch.exp(squared * (-0.5 / scales[0] ** 2))
+        for scale in scales[1:]:
+            total = total + torch.exp(squared * (-0.5 / scale**2))
+        return total.mean((-2, -1))
+
+    return mean_kernel(x, x) + mean_kernel(y, y) - 2 * mean_kernel(x, y)
 
 
 def _decoder(input_dim: int, output_dim: int) -> nn.Module:
@@ -69,6 +75,9 @@ class FactorizedModel(nn.Module):
         ``forward -> (B, outputs)``; ``factors(inputs)`` -> ``{"shared": (B, shared_dim),
         m: (B, private_dim)}``
     """
+
+    stackable_settings = ("reconstruction_weight", "prior_weight", "alignment_weight")
+    """Stacked models may differ in their loss weights (zero in all of them or in none)."""
 
     def __init__(
         self,
@@ -184,7 +193,7 @@ class FactorizedModel(nn.Module):
         )
         loss = loss + self.prior_weight * prior
         count = len(terms)
-        if self.alignment_weight > 0 and count > 1:
+        if (torch.is_tensor(self.alignment_weight) or self.alignment_weight > 0) and count > 1:
             # the bias cancels in F_y(x_i alone) - F_y(x_j alone) = W_i e_i - W_j e_j, and
             # sum_{i<j} |t_i - t_j|^2 = M sum_i |t_i|^2 - |sum_i t_i|^2
             t = torch.stack(terms)
@@ -220,6 +229,9 @@ class SharedPrivateModel(nn.Module):
         ``forward -> (B, outputs)``; ``codes(inputs)`` -> ``{"shared:m": (B, code_dim),
         "private:m": (B, code_dim)}``
     """
+
+    stackable_settings = ("similarity_weight", "difference_weight")
+    """Stacked models may differ in their loss weights."""
 
     def __init__(
         self,

@@ -17,6 +17,24 @@ fast for a training batch of 64 on a CPU, forward and backward); from about 256 
 analysis, pair by pair is faster (see ``benchmarks/lean_step.py``)."""
 
 
+SHORT_ROWS = 16
+"""Below this many keys, the CPU computes the softmax over a leading dimension."""
+
+
+def attention_weights(scores: Tensor) -> Tensor:
+    """``softmax(scores, dim=-1)`` of scores ``(..., T_a, T_b)``.
+
+    PyTorch's CPU softmax over a last dimension shorter than a vector register (16 floats with
+    AVX-512) runs several times slower than over a leading dimension, where it vectorizes over
+    all the other entries: for attention over 8 tokens, forward and backward, 4x (see
+    ``benchmarks/costly_methods.py``). On a CPU the keys' axis is moved first for such short
+    rows; the result is the same softmax, a view in the scores' shape.
+    """
+    if scores.device.type == "cpu" and scores.shape[-1] < SHORT_ROWS:
+        return torch.softmax(scores.movedim(-1, 0), dim=0).movedim(0, -1)
+    return torch.softmax(scores, dim=-1)
+
+
 def pooled_values(weights: Tensor, v: Tensor) -> Tensor:
     """``mean_t (weights V)`` computed as ``(mean_t weights) V``: attention weights
     ``(..., T_a, T_b)`` and values ``(..., T_b, d)`` to ``(..., d)``."""
@@ -92,10 +110,12 @@ class CrossModalAttentionFusion(Fusion):
         """``softmax(Q_a K_b^T / sqrt(d_h))`` ``(B, heads, T_a, T_b)`` and ``V_b``
         ``(B, heads, T_b, d_h)``."""
         key = pair_key(target, source)
-        q = self._heads(self.queries[key](x_t))
+        query: nn.Linear = self.queries[key]  # type: ignore[assignment]
+        scale = (self.model_dim // self.num_heads) ** -0.5  # folded into the query projection
+        q = self._heads(nn.functional.linear(x_t, query.weight * scale, query.bias * scale))
         k = self._heads(self.keys[key](x_s))
         v = self._heads(self.values[key](x_s))
-        return torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5, dim=-1), v
+        return attention_weights(q @ k.transpose(-1, -2)), v
 
     def attend(self, target: str, source: str, x_t: Tensor, x_s: Tensor) -> Tensor:
         """``CM_{source->target}``: ``(B, T_target, model_dim)``."""
@@ -127,17 +147,25 @@ class CrossModalAttentionFusion(Fusion):
         batch, steps = next(iter(sequences.values())).shape[:2]
         heads, size = self.num_heads, self.model_dim // self.num_heads
 
-        def project(layers: nn.ModuleDict, x: Tensor, keys: list[str]) -> Tensor:
-            """``x`` through the layers named ``keys`` as one map: ``(B, T, len(keys), D)``."""
+        def project(
+            layers: nn.ModuleDict, x: Tensor, keys: list[str], scale: float = 1.0
+        ) -> Tensor:
+            """``x`` through the layers named ``keys`` as one map, times ``scale``:
+            ``(B, T, len(keys), D)``."""
             linears: list[nn.Linear] = [layers[k] for k in keys]  # type: ignore[misc]
             weight = torch.cat([layer.weight for layer in linears])
             biased = linears[0].bias is not None
             bias = torch.cat([layer.bias for layer in linears]) if biased else None
+            if scale != 1.0:  # on the weights, which are smaller than the projections
+                weight, bias = weight * scale, bias * scale if bias is not None else None
             return nn.functional.linear(x, weight, bias).reshape(batch, steps, len(keys), -1)
 
+        scale = size**-0.5  # 1 / sqrt(d_h), folded into the query projections
         q = torch.cat(  # in the pairs' order: each target with its sources
             [
-                project(self.queries, sequences[a], [pair_key(a, b) for b in names if b != a])
+                project(
+                    self.queries, sequences[a], [pair_key(a, b) for b in names if b != a], scale
+                )
                 for a in names
             ],
             dim=2,
@@ -147,17 +175,17 @@ class CrossModalAttentionFusion(Fusion):
             keys = [pair_key(a, b) for a in names if a != b]
             k_parts.append(project(self.keys, sequences[b], keys))
             v_parts.append(project(self.values, sequences[b], keys))
-        # keys and values come grouped by source: reorder them to the pairs' order
-        grouped = [(b, a) for b in names for a in names if a != b]
-        order = torch.tensor([grouped.index((b, a)) for a, b in pairs], device=q.device)
-        k = torch.cat(k_parts, dim=2).index_select(2, order)
-        v = torch.cat(v_parts, dim=2).index_select(2, order)
+        # keys and values come grouped by source: each pair's slice, stacked in the pairs' order
+        # (one copy, and no index tensor, which a stack of models would turn into a gather)
+        slots = [(names.index(b), [x for x in names if x != b].index(a)) for a, b in pairs]
+        k = torch.stack([k_parts[s][:, :, j] for s, j in slots], dim=2)
+        v = torch.stack([v_parts[s][:, :, j] for s, j in slots], dim=2)
         # (B, T, P, D) -> (B, P, heads, T, d_h)
         q, k, v = (
             x.reshape(batch, steps, len(pairs), heads, size).permute(0, 2, 3, 1, 4)
             for x in (q, k, v)
         )
-        weights = torch.softmax(q @ k.transpose(-1, -2) / size**0.5, dim=-1)
+        weights = attention_weights(q @ k.transpose(-1, -2))
         pooled = pooled_values(weights, v)  # (B, P, heads, d_h)
         if present:
             ones = torch.ones(batch, dtype=torch.bool, device=q.device)

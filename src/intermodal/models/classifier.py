@@ -50,6 +50,9 @@ class FusionClassifier(nn.Module):
         ``{m: (B, *shape_m)}, mask {m: (B,)} -> (B, K)``
     """
 
+    stackable_settings = ("dropout",)
+    """Stacked models may differ in their modality-dropout rate."""
+
     def __init__(
         self,
         encoders: Mapping[str, nn.Module],
@@ -105,7 +108,10 @@ class FusionClassifier(nn.Module):
         self, mask: Mapping[str, Tensor] | None, batch: int, device: torch.device
     ) -> dict[str, Tensor] | None:
         """The mask with modality dropout applied (training, ``dropout`` strategy only)."""
-        if not (self.training and self.missing == "dropout" and self.dropout > 0):
+        rate = self.dropout  # a tensor of per-model rates in a stack of models
+        if not (
+            self.training and self.missing == "dropout" and (torch.is_tensor(rate) or rate > 0)
+        ):
             return None if mask is None else dict(mask)
         names = self.modalities
         present = torch.stack(
@@ -118,11 +124,12 @@ class FusionClassifier(nn.Module):
             dim=1,
         )
         draws = torch.rand(present.shape, device=device)
-        kept = present & (draws >= self.dropout)
+        kept = present & (draws >= rate)
+        # where every present modality was dropped, keep the one with the largest draw
         emptied = ~kept.any(dim=1) & present.any(dim=1)
-        if emptied.any():  # keep the present modality with the largest draw
-            best = torch.where(present, draws, torch.full_like(draws, -1.0)).argmax(dim=1)
-            kept[emptied, best[emptied]] = True
+        best = torch.where(present, draws, torch.full_like(draws, -1.0)).argmax(dim=1)
+        restored = torch.arange(len(names), device=device) == best.unsqueeze(1)
+        kept = kept | (emptied.unsqueeze(1) & restored)
         return {m: kept[:, i] for i, m in enumerate(names)}
 
     def encode(
@@ -151,12 +158,20 @@ class FusionClassifier(nn.Module):
 
     @torch.no_grad()
     def _update_mean(self, key: str, h: Tensor, present: Tensor | None) -> None:
-        rows = h.detach() if present is None else h.detach()[present]
-        if len(rows) == 0:
-            return
-        batch_mean = rows.reshape(-1, rows.shape[-1]).mean(dim=0)
+        """``mean <- 0.9 mean + 0.1 (mean of this batch's features where present)``; a batch
+        without the modality leaves it unchanged."""
         buffer = getattr(self, f"mean_{key}")
-        buffer.mul_(0.9).add_(0.1 * batch_mean.to(buffer.dtype))
+        rows = h.detach().reshape(len(h), -1, h.shape[-1])  # (B, steps, d)
+        if present is None:
+            batch_mean = rows.reshape(-1, rows.shape[-1]).mean(dim=0)
+            buffer.mul_(0.9).add_(0.1 * batch_mean.to(buffer.dtype))
+            return
+        # a selection by weights rather than by index, so stacked models can share the code
+        weights = present.to(rows.dtype)
+        count = weights.sum() * rows.shape[1]
+        batch_mean = torch.einsum("b,btd->d", weights, rows) / count.clamp_min(1)
+        updated = 0.9 * buffer + 0.1 * batch_mean.to(buffer.dtype)
+        buffer.copy_(torch.where(count > 0, updated, buffer))
 
     def classify(
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from intermodal.training.fit import FitResult
 
 from intermodal.models.classifier import STRATEGIES
+from intermodal.training.stopping import MIN_DELTA, check_min_delta
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
@@ -132,7 +133,9 @@ class RunContext:
     Attributes:
         seed: seeds the split, the initialization and training.
         max_epochs, patience: the training budget; early stopping after ``patience`` epochs
-            without a better validation loss.
+            without an improvement of the validation quantity.
+        min_delta: the minimum relative improvement that counts (0.1: 10%; see
+            :class:`~intermodal.training.stopping.EarlyStopping`).
         batch_size: training batch size.
         lr, weight_decay: AdamW's settings.
         accelerator: ``auto`` (a GPU if present), ``cpu``, ``gpu``/``cuda`` or ``mps``.
@@ -153,6 +156,7 @@ class RunContext:
     seed: int = 0
     max_epochs: int = 100
     patience: int = 10
+    min_delta: float = MIN_DELTA
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -172,6 +176,7 @@ class RunContext:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_min_delta(self.min_delta)
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be a positive integer, got {self.threads}")
         if self.accelerator not in ACCELERATORS:

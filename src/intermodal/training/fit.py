@@ -2,8 +2,10 @@
 
 Two engines share one objective (see :mod:`intermodal.training.objective`) and one set of
 semantics: AdamW, shuffled batches drawn from a generator seeded with ``seed``, a last incomplete
-batch dropped, validation after every epoch, early stopping after ``patience`` epochs without a
-lower validation loss, the weights of the best epoch restored at the end.
+batch dropped, validation after every epoch, early stopping after ``patience`` epochs without an
+improvement of the validation loss by at least ``min_delta`` relative to the best (see
+:class:`~intermodal.training.stopping.EarlyStopping`), the weights of the best epoch restored at
+the end.
 
 - ``lean``: a plain PyTorch loop for one process on one device. The data stays on the device as
   tensors, batches are formed by indexing, and validation runs in large batches; a step costs
@@ -11,6 +13,9 @@ lower validation loss, the weights of the best epoch restored at the end.
 - ``lightning``: PyTorch Lightning, for several processes, GPUs or nodes (DDP) and for custom
   ``trainer_options``. On one device it draws the same batches as the lean loop and gives the
   same weights.
+
+Many models of one architecture train together as one stacked model with
+:func:`~intermodal.training.stacked.fit_many` (see :mod:`intermodal.training.stacked`).
 """
 
 from __future__ import annotations
@@ -40,10 +45,17 @@ from intermodal.models.protocols import FitsItself
 from intermodal.models.target_scale import TargetScale, TargetStatistics
 from intermodal.training.context import RunContext, resolve_device, thread_limit
 from intermodal.training.objective import Objective, validation_pass
+from intermodal.training.optim import LeanAdamW
+from intermodal.training.stopping import MIN_DELTA, EarlyStopping, check_min_delta
 
 ENGINES = ("auto", "lean", "lightning")
 VALIDATION_BATCH = 1024
 """Rows per validation batch (at least the training batch size)."""
+
+EpochCallback = Callable[[int, dict[str, float]], bool]
+"""``on_epoch(epoch, scores) -> stop``: called after each epoch's validation with the epoch's
+history row (``train_loss``, ``val_loss``, validation metrics); returning True ends the run
+there (a tuner prunes a hopeless trial), with the best weights so far restored."""
 
 
 @dataclass
@@ -89,6 +101,15 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
     return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay, fused=fused)
 
 
+def lean_optimizer(model: nn.Module, lr: float, weight_decay: float) -> LeanAdamW:
+    """The update of :func:`make_optimizer` (the same fused kernel where the device has one)
+    without ``torch.optim``'s bookkeeping per tensor and step: the lean engine's optimizer."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    return LeanAdamW(parameters, [lr], [weight_decay])
+
+
 def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
     """One epoch of shuffled index batches; a last incomplete batch is dropped when there is more
     than one batch (so batch normalization never sees a batch of one)."""
@@ -98,7 +119,7 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterat
         yield order[start : start + batch_size]
 
 
-def _tensors(dataset: MultimodalDataset, names: list[str], device: torch.device) -> Batch:
+def split_tensors(dataset: MultimodalDataset, names: list[str], device: torch.device) -> Batch:
     """The split as tensors on ``device``. Masks are kept only for modalities absent somewhere
     in the split: a modality the mask does not name is present (the fusion contract), so the
     complete ones cost no indexing or selection per step."""
@@ -139,18 +160,17 @@ def _lean(
     progress: bool,
 ) -> tuple[list[dict[str, float]], float | None, int | None]:
     """The single-device loop; returns the history, the best monitored value and its epoch."""
-    batch_size, patience = settings["batch_size"], settings["patience"]
+    batch_size = settings["batch_size"]
     model.to(device)
-    train = _tensors(data.train, names, device)
-    val_batches = _slices(_tensors(data.val, names, device), max(batch_size, VALIDATION_BATCH))
-    optimizer = make_optimizer(model, settings["lr"], settings["weight_decay"])
+    train = split_tensors(data.train, names, device)
+    val_batches = _slices(split_tensors(data.val, names, device), max(batch_size, VALIDATION_BATCH))
+    optimizer = lean_optimizer(model, settings["lr"], settings["weight_decay"])
     generator = torch.Generator().manual_seed(settings["seed"])
     task, output_dim = data.train.task, data.train.output_dim
     history: list[dict[str, float]] = []
-    best: float | None = None
-    best_epoch: int | None = None
+    stopping = EarlyStopping(settings["patience"], settings["min_delta"], goal.higher_is_better)
     best_state: dict[str, Tensor] | None = None
-    waited = 0
+    on_epoch: EpochCallback | None = settings["on_epoch"]
     epochs = range(settings["max_epochs"])
     bar = tqdm(epochs, disable=not progress, unit="epoch", leave=False)
     for epoch in bar:
@@ -160,9 +180,8 @@ def _lean(
         for index in epoch_batches(len(train.target), batch_size, generator):
             batch = _take(train, index.to(device))
             loss = goal.train(batch)
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimizer.step()  # and clears the gradients
             total += loss.detach() * len(index)
             count += len(index)
         model.eval()
@@ -171,20 +190,15 @@ def _lean(
         value = scores.get(goal.key, float("nan"))  # a metric the outputs could not give
         if not np.isfinite(value):
             break
-        if goal.better(value, best):
-            best, best_epoch, waited = value, epoch, 0
+        if stopping.update(epoch, value):
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-        if settings["on_epoch"] is not None and settings["on_epoch"](history[-1]):
+        if stopping.stopped or (on_epoch is not None and on_epoch(epoch, dict(history[-1]))):
             break
         bar.set_postfix({goal.key: f"{value:.4f}"})
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
-    return history, best, best_epoch
+    return history, stopping.best, stopping.best_epoch
 
 
 @contextlib.contextmanager
@@ -220,7 +234,6 @@ def _lightning(
     """Training with ``lightning.Trainer``; returns the history, best loss, its epoch and the
     world size."""
     import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping
 
     from intermodal.training.module import (
         BestWeights,
@@ -237,7 +250,7 @@ def _lightning(
         settings["lr"],
         settings["weight_decay"],
     )
-    best = BestWeights(goal)
+    best = BestWeights(goal, settings["patience"], settings["min_delta"], settings["on_epoch"])
     distributed = settings["devices"] != 1 or settings["strategy"] not in ("auto", "single_device")
     with tempfile.TemporaryDirectory() as scratch, _quiet(options["quiet"]):
         trainer = pl.Trainer(
@@ -245,15 +258,7 @@ def _lightning(
             accelerator="gpu" if settings["accelerator"] == "cuda" else settings["accelerator"],
             devices=settings["devices"],
             strategy=settings["strategy"],
-            callbacks=[
-                EarlyStopping(
-                    goal.key,
-                    patience=settings["patience"],
-                    mode="max" if goal.higher_is_better else "min",
-                ),
-                best,
-                CloseProcessGroup(),
-            ],
+            callbacks=[best, CloseProcessGroup()],
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
@@ -281,6 +286,7 @@ def fit(
     standardize_targets: bool = True,
     max_epochs: int = 100,
     patience: int = 10,
+    min_delta: float = MIN_DELTA,
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
     batch_size: int = 64,
@@ -295,7 +301,7 @@ def fit(
     quiet: bool = True,
     root_dir: str | None = None,
     trainer_options: dict[str, Any] | None = None,
-    on_epoch: Callable[[dict[str, float]], bool] | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> FitResult:
     """Train ``model`` on ``data.train``, early-stopping on ``data.val``: on the validation loss,
     or on the task's validation metric for a model whose ``monitor`` is ``"metric"``.
@@ -320,7 +326,11 @@ def fit(
             split's mean and standard deviation; the returned model is wrapped in
             :class:`~intermodal.models.TargetScale`, so its predictions are in the original
             units.
-        max_epochs, patience: stop after ``patience`` epochs without a lower validation loss.
+        max_epochs, patience, min_delta: stop after ``patience`` epochs in a row without an
+            improvement of the monitored quantity by at least ``min_delta`` relative to the last
+            improving epoch (0.1: 10%; 0: any improvement counts; see
+            :class:`~intermodal.training.stopping.EarlyStopping`); the best epoch's weights are
+            restored.
         lr, weight_decay: AdamW's settings (the fused kernel where available).
         batch_size: training batch size; validation uses batches of at least 1,024 rows.
         seed: seeds Python, NumPy and PyTorch before training and the batch order.
@@ -334,8 +344,8 @@ def fit(
         quiet: hide Lightning's informational messages (devices found, tips).
         num_workers, root_dir, trainer_options: data loader workers, output folder and further
             ``lightning.Trainer`` arguments (Lightning engine).
-        on_epoch: called with each epoch's history record (lean engine); returning True ends
-            training there, with the best weights so far (a tuner prunes a hopeless trial so).
+        on_epoch: ``on_epoch(epoch, scores) -> stop`` after each epoch (see
+            :data:`EpochCallback`); True ends training there.
 
     Returns:
         A :class:`FitResult`; its model carries the weights of the best validation epoch.
@@ -351,6 +361,7 @@ def fit(
             "max_epochs, patience and batch_size must be positive, got "
             f"{max_epochs}, {patience}, {batch_size}"
         )
+    check_min_delta(min_delta)
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")
     preprocessor = None
@@ -375,11 +386,11 @@ def fit(
         engine = "lean" if single and not trainer_options and num_workers == 0 else "lightning"
     if engine == "lean" and not single:
         raise ValueError("the lean engine trains on one device; use engine='lightning' for DDP")
-    if on_epoch is not None and engine != "lean":
-        raise ValueError("on_epoch needs the lean engine (one device, no trainer_options)")
     settings = {
         "max_epochs": max_epochs,
         "patience": patience,
+        "min_delta": min_delta,
+        "on_epoch": on_epoch,
         "lr": lr,
         "weight_decay": weight_decay,
         "batch_size": batch_size,
@@ -387,7 +398,6 @@ def fit(
         "accelerator": accelerator if accelerator != "auto" else device.type,
         "devices": devices,
         "strategy": strategy,
-        "on_epoch": on_epoch,
     }
     train = data.train
     if isinstance(loss, str) or loss is None:

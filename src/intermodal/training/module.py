@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import lightning.pytorch as pl
@@ -14,6 +15,7 @@ from intermodal.data.dataset import Batch, collate
 from intermodal.data.splits import DataSplits
 from intermodal.training.fit import VALIDATION_BATCH, epoch_batches, make_optimizer
 from intermodal.training.objective import Objective, validation_scores
+from intermodal.training.stopping import EarlyStopping
 
 
 class TrainingModule(pl.LightningModule):
@@ -77,24 +79,52 @@ class TrainingModule(pl.LightningModule):
 
 
 class BestWeights(pl.Callback):
-    """Keep an in-memory copy of the weights with the best monitored value of ``objective``;
-    restore it at the end. Also records the per-epoch history."""
+    """Early stopping with the rule of the lean loop (:class:`EarlyStopping`: patience and a
+    relative ``min_delta``), an in-memory copy of the weights with the best monitored value of
+    ``objective``, restored at the end, and the per-epoch history. ``on_epoch(epoch, scores)``
+    returning True stops training too.
 
-    def __init__(self, objective: Objective) -> None:
+    Lightning's own ``EarlyStopping`` takes an absolute ``min_delta``; this callback keeps both
+    engines on one rule. Every process sees the same (reduced) validation values, and the
+    decision to stop is reduced across processes as well.
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        patience: int,
+        min_delta: float,
+        on_epoch: Callable[[int, dict[str, float]], bool] | None = None,
+    ) -> None:
         self.objective = objective
-        self.best: float | None = None
-        self.best_epoch: int | None = None
+        self.stopping = EarlyStopping(patience, min_delta, objective.higher_is_better)
+        self.on_epoch = on_epoch
         self.state: dict[str, Tensor] | None = None
         self.history: list[dict[str, float]] = []
 
+    @property
+    def best(self) -> float | None:
+        return self.stopping.best
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self.stopping.best_epoch
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.history.append({"epoch": trainer.current_epoch, **metrics})
-        value = metrics.get(self.objective.key)
-        if value is not None and self.objective.better(value, self.best):
-            self.best, self.best_epoch = value, trainer.current_epoch
-            model = cast(nn.Module, pl_module.model)
-            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        epoch = trainer.current_epoch
+        self.history.append({"epoch": epoch, **metrics})
+        value = metrics.get(self.objective.key, math.nan)
+        stop = not math.isfinite(value)  # as the lean loop: nothing left to follow
+        if not stop:
+            if self.stopping.update(epoch, value):
+                model = cast(nn.Module, pl_module.model)
+                self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            stop = self.stopping.stopped
+        if not stop and self.on_epoch is not None:
+            stop = bool(self.on_epoch(epoch, dict(self.history[-1])))
+        if trainer.strategy.reduce_boolean_decision(stop, all=False):
+            trainer.should_stop = True
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.state is not None:

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from intermodal.data.dataset import Batch
 from intermodal.losses import Loss
-from intermodal.metrics import PRIMARY, metric_info, score
+from intermodal.metrics import PRIMARY, metric_info
 from intermodal.models.protocols import TrainsItself
 
 
@@ -38,12 +38,6 @@ class Objective:
             name = loss_name or getattr(loss, "__name__", type(loss).__name__)
             self.monitor = f"validation loss: {name}"
 
-    def better(self, value: float, best: float | None) -> bool:
-        """Whether a validation value improves on the best so far (strictly)."""
-        if best is None:
-            return True
-        return value > best if self.higher_is_better else value < best
-
     def train(self, batch: Batch) -> Tensor:
         if self.own:
             own: TrainsItself = self.model  # type: ignore[assignment]
@@ -61,6 +55,12 @@ class Objective:
         return self.loss(outputs, batch.target), outputs
 
 
+VALIDATION_METRICS = {"classification": ("accuracy", "macro_f1")}
+"""The metrics a history records each epoch (the task's primary metric for the other tasks);
+only these are computed, not every metric of the task (AUROC's ranks cost more than an epoch of
+a small model)."""
+
+
 def validation_scores(
     task: str, outputs: Tensor, target: Tensor, output_dim: int
 ) -> dict[str, float]:
@@ -68,9 +68,9 @@ def validation_scores(
     not ``(N, output_dim)`` (a model that does not predict the target)."""
     if outputs.ndim != 2 or outputs.shape[1] != output_dim:
         return {}
-    metrics = score(task, outputs.detach().double().cpu(), target.cpu())
-    keep = {"classification": ("accuracy", "macro_f1")}.get(task, (PRIMARY[task],))
-    return {f"val_{name}": metrics[name] for name in keep}
+    outputs, target = outputs.detach().double().cpu(), target.cpu()
+    keep = VALIDATION_METRICS.get(task, (PRIMARY[task],))
+    return {f"val_{name}": metric_info(task, name).compute(outputs, target) for name in keep}
 
 
 @torch.no_grad()

@@ -4,13 +4,14 @@ at a time and as one stacked model."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 
 from torch import nn
 
 from intermodal.data.splits import DataSplits
+from intermodal.models.protocols import FitsItself
 from intermodal.training.context import RunContext
 from intermodal.training.fit import FitResult
+from intermodal.training.stacked import fit_many
 
 EpochCallback = Callable[[int, dict[str, float]], bool]
 """``on_epoch(model_index, record) -> stop``: called after each validation epoch of a model with
@@ -33,14 +34,17 @@ def train_trials(
     stopping on ``data.val``; one :class:`~intermodal.training.fit.FitResult` per model, in
     order.
 
-    Each model trains with ``fit`` on its own context (seed, lr, weight decay, budget), one after
-    the other; ``on_epoch`` sees every model's validation curve as it is computed and may stop
-    a model (pruning).
+    Models that can stack (one architecture, settings that differ only in continuous values
+    such as lr, weight decay, dropout rate and loss weights) train as one stacked model, the
+    others one at a time (see :func:`~intermodal.training.stacked.fit_many`); ``on_epoch`` sees
+    every model's validation curve as it is computed and may stop a model (pruning). A model
+    that fits itself (a classical baseline) has no curve: it is not pruned.
     """
     if len(models) != len(contexts):
         raise ValueError(f"{len(models)} models but {len(contexts)} contexts")
-    results = []
-    for index, (model, context) in enumerate(zip(models, contexts, strict=True)):
-        callback = None if on_epoch is None else partial(on_epoch, index)
-        results.append(context.fit(model, data, on_epoch=callback))
-    return results
+    if on_epoch is None or any(isinstance(model, FitsItself) for model in models):
+        return fit_many(models, data, contexts)
+    report = on_epoch
+    return fit_many(
+        models, data, contexts, on_epoch=lambda index, epoch, scores: report(index, scores)
+    )
