@@ -263,6 +263,7 @@ def _interrupted(
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from intermodal.bench import verdict
     from intermodal.bench.config import load_grid
     from intermodal.bench.results import ResultsFolder, default_path
     from intermodal.bench.runner import (
@@ -339,6 +340,7 @@ def _bench(args: argparse.Namespace) -> int:
                 f"chosen on validation: {result.chosen.method} (mean validation "
                 f"{result.chosen.metric} {result.chosen.score:.4f}){kept}"
             )
+        print(verdict.console(*verdict.read(folder), width=_width()))
         report = f" (report: {folder.path / 'report.html'})" if config.report else ""
         print(f"results written to {folder.path}{report}")
     return 0

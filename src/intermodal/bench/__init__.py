@@ -1,6 +1,6 @@
 """Benchmark: the method registry, the configuration, the runner, its results folder, the
-analysis suite and the report; the method chosen on validation, and training one method for
-use."""
+analysis suite and the report; the method chosen on validation, the verdict (does fusion help
+here?), and training one method for use."""
 
 from intermodal.bench import methods as _methods  # registers the built-in methods
 from intermodal.bench.config import BenchConfig

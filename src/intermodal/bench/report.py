@@ -21,6 +21,7 @@ from intermodal.bench.analyses import skipped as skipped_reasons
 from intermodal.bench.analyses import tables as analysis_tables
 from intermodal.bench.results import ResultsFolder
 from intermodal.bench.runner import describe_scores
+from intermodal.bench.verdict import html_checklist, html_verdict
 
 FAMILY_COLORS = {
     "unimodal": "tab:gray",
@@ -135,7 +136,9 @@ def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
 
 def write_report(directory: str | Path | ResultsFolder) -> Path:
     """Write ``report.html`` (figures embedded, no network needed) and ``figures/*.png`` from the
-    ``results.json`` and ``analysis.json`` of a results folder. Needs no retraining."""
+    ``results.json`` and ``analysis.json`` of a results folder: the verdict ("does fusion help
+    here?") first, the leaderboard, the reliability checklist, the figures and the analyses'
+    tables. Needs no retraining."""
     folder = (
         directory if isinstance(directory, ResultsFolder) else ResultsFolder.existing(directory)
     )
@@ -181,11 +184,13 @@ figure {{ margin: 2em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #555
 </style></head>
 <body>
 <h1>Benchmark on {dataset}</h1>
+{html_verdict(results)}
+<h2>Leaderboard</h2>
 <p>Modalities {modalities}; {html.escape(describe_scores(config))} Rows tied with the best
 are shaded.</p>
-<h2>Leaderboard</h2>
 {_table(board, config)}
 {f"<p>Skipped methods:</p><ul>{skipped}</ul>" if skipped else ""}
+{html_checklist(results, analysis)}
 <h2>Figures</h2>
 {"".join(sections)}
 {"".join(f"<h2>{html.escape(name.replace('_', ' '))}</h2>{t}" for name, t in html_tables.items())}

@@ -31,6 +31,7 @@ from intermodal.bench.registry import Job, resolve_methods
 from intermodal.bench.results import FORMAT, ResultsFolder
 from intermodal.bench.selection import VALIDATION_PREFIX, Choice, chosen_on_validation
 from intermodal.bench.significance import Significance, significance
+from intermodal.bench.verdict import record as record_verdict
 from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.preprocessing import Preprocessor
@@ -59,7 +60,8 @@ class BenchResult:
     """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
     ``analysis``: the typed results of the analysis suite on the first seed's models;
     ``models``: those models (reading preprocessed data), ``preprocessor``: the first seed's
-    preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`)."""
+    preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`),
+    ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`)."""
 
     dataset: str
     runs: pd.DataFrame
@@ -71,6 +73,7 @@ class BenchResult:
     analysis_settings: AnalysisSettings = field(default_factory=AnalysisSettings)
     preprocessor: Preprocessor | None = field(default=None, repr=False)
     chosen: Choice | None = None
+    verdict: dict[str, Any] | None = None
 
     def pipeline(self, method: str | None = None) -> Pipeline:
         """The first seed's model of ``method`` (default: the one chosen on validation) with
@@ -335,6 +338,7 @@ def run_benchmark(
 def _run_benchmark(
     dataset: MultimodalDataset, config: BenchConfig, folder: ResultsFolder | None
 ) -> BenchResult:
+    started = time.perf_counter()
     dataset = prepare_dataset(dataset, config)
     # every seed's split first: one that cannot be drawn or learned is refused before any output
     for seed in range(config.seed, config.seed + config.seeds):
@@ -448,6 +452,9 @@ def _run_benchmark(
             analysis = run_analyses(inputs, analysis_settings)
         except KeyboardInterrupt as stop:
             raise AnalysisInterrupted(signal_of(stop)) from None
+    tested = {job.name: [outputs[job.name, s] for s in seeds] for job in jobs}
+    targets, wall = [part.targets for part in test_splits], time.perf_counter() - started
+    verdict = record_verdict(dataset, config, runs, tested, targets, metric, seeds, wall)
     return BenchResult(
         dataset.name,
         runs,
@@ -469,6 +476,7 @@ def _run_benchmark(
         analysis_settings,
         preprocessor,
         chosen,
+        verdict,
     )
 
 
@@ -545,8 +553,10 @@ def save_results(
     """Write ``results.csv`` (one row per run), ``results.json``, ``summary.md``, the analyses
     (``analysis.json``) and, with ``report``, ``report.html`` and ``figures/`` into the results
     folder (a path opens one that must be new or hold the same benchmark's runs).
-    ``results.json`` records the method chosen on validation and, as ``best_model``, where
-    :func:`save_best` kept it (``best``)."""
+    ``results.json`` records the method chosen on validation, as ``best_model`` where
+    :func:`save_best` kept it (``best``), and the verdict; ``summary.md`` ends with the verdict
+    and the reliability checklist (:mod:`intermodal.bench.verdict`)."""
+    from intermodal.bench import verdict
     from intermodal.bench.report import write_report
 
     opened = not isinstance(folder, ResultsFolder)
@@ -564,6 +574,7 @@ def save_results(
             "skipped": [{"method": name, "reason": why} for name, why in result.skipped],
             "chosen_on_validation": result.chosen.as_dict() if result.chosen else None,
             "best_model": None if best is None else str(best),
+            "verdict": result.verdict,
         },
     )
     summary = [
@@ -579,9 +590,10 @@ def save_results(
         )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
-    folder.write_text("summary.md", "\n".join(summary))
     if result.analysis is not None:
         folder.write_json("analysis.json", to_json(result.analysis, result.analysis_settings))
+    summary.append("\n" + verdict.markdown(*verdict.read(folder)))  # as the report reads it
+    folder.write_text("summary.md", "\n".join(summary))
     if report:
         write_report(folder)
     if opened:

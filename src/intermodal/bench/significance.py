@@ -148,3 +148,65 @@ def significance(
         best,
         how,
     )
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The paired difference ``a - b`` between two methods' mean test scores on the same test
+    samples and seeds: ``estimate`` (the mean over seeds of the per-seed differences), the 95%
+    interval ``(low, high)`` of it, the two-sided p-value of no difference, and ``method``
+    (``t over seeds`` or ``bootstrap over test samples``, as :func:`significance` decides)."""
+
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    method: str
+
+
+def paired_difference(
+    a: Sequence[Tensor],
+    b: Sequence[Tensor],
+    targets: Sequence[Tensor],
+    metric: Metric,
+    replicates: int = REPLICATES,
+    seed: int = 0,
+) -> Difference:
+    """The paired test between two specific methods (``p_vs_best`` tests each against the best
+    only), with :func:`significance`'s rule and resampling: from ``MIN_SEEDS`` seeds on, a t
+    interval of the per-seed differences and a paired t-test; with fewer, the percentile
+    bootstrap over test samples on the same resampled indices as :func:`significance` with
+    this ``seed`` (so against the best method its p-value is ``p_vs_best``).
+
+    Args:
+        a, b: each method's test outputs per seed (``(N_s, K)`` logits or values), in the order
+            of ``targets``.
+        targets: the test targets of each seed's split.
+        metric: the metric compared (the difference is in its units, ``a - b``: positive means
+            ``a`` scores higher, whatever the metric's direction).
+    """
+    seeds = len(targets)
+    if len(a) != seeds or len(b) != seeds:
+        raise ValueError("both methods need test outputs for every seed")
+    score_a = np.array([metric.compute(out, y) for out, y in zip(a, targets, strict=True)])
+    score_b = np.array([metric.compute(out, y) for out, y in zip(b, targets, strict=True)])
+    estimate = float(score_a.mean() - score_b.mean())
+    if seeds >= MIN_SEEDS:
+        difference = score_a - score_b
+        spread = difference.std(ddof=1)
+        if spread == 0:  # the same difference on every seed: a point, and no doubt unless zero
+            p_value = 1.0 if estimate == 0 else 0.0
+            return Difference(estimate, estimate, estimate, p_value, "t over seeds")
+        half = stats.t.ppf(1 - ALPHA / 2, df=seeds - 1) * spread / np.sqrt(seeds)
+        p_value = float(stats.ttest_rel(score_a, score_b).pvalue)
+        return Difference(estimate, estimate - half, estimate + half, p_value, "t over seeds")
+    boot = _replicate_scores({"a": a, "b": b}, targets, metric, replicates, seed)
+    difference = boot["a"] - boot["b"]
+    tail = min(int(np.sum(difference <= 0)), int(np.sum(difference >= 0)))
+    return Difference(
+        estimate,
+        float(np.quantile(difference, ALPHA / 2)),
+        float(np.quantile(difference, 1 - ALPHA / 2)),
+        min(1.0, 2 * (tail + 1) / (replicates + 1)),
+        "bootstrap over test samples",
+    )
