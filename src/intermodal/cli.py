@@ -228,6 +228,14 @@ def _format_leaderboard(table: pd.DataFrame, config: dict[str, Any]) -> str:
             for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
         ]
         shown["tied"] = table["tied_with_best"].map({True: "=", False: ""})
+    if "collapsed" in table:  # listed, not ranked (intermodal.bench.collapse)
+        runs = table["collapsed"].fillna(0).astype(int)
+        if (runs > 0).any():
+            if "95% CI" in shown:
+                shown["95% CI"] = [
+                    "collapsed" if n else ci for n, ci in zip(runs, shown["95% CI"], strict=True)
+                ]
+            shown["collapsed"] = [f"{n} run{'s' * (n != 1)}" if n else "" for n in runs]
     for other in config.get("metrics", [])[:4]:
         if other != metric and f"{other}_mean" in table:
             shown[other] = table[f"{other}_mean"].map("{:.4f}".format)

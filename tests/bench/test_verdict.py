@@ -495,7 +495,9 @@ def test_the_checklist_of_a_real_run(bench: tuple[Path, Path, str]) -> None:
     assert "bootstrap over test samples (1000 replicates" in items["Statistics"]
     assert "alpha 0.05" in items["Statistics"]
     assert f"{runs['method'].nunique()} methods on the leaderboard" in items["Statistics"]
-    assert items["Statistics"].endswith("no collapse check recorded.")
+    assert items["Statistics"].endswith(
+        "no run collapsed (one class or constant output for every test sample)."
+    )
     assert items["Missing modalities"].startswith(
         "the test part is complete (every modality present); no modality hidden in training "
         "(--train-missing 0); absent modalities: the zero strategy (--missing-strategy); analyses: "

@@ -110,8 +110,21 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
+COLLAPSED_NOTE = (
+    "<p>Greyed rows collapsed (one class or constant output for every test sample) in the "
+    "runs counted: they are listed, not ranked.</p>"
+)
+
+
+def columns_of(board: pd.DataFrame) -> list[str]:
+    """The board's columns, ``collapsed`` only where some method collapsed."""
+    collapsed = "collapsed" in board and bool((board["collapsed"].fillna(0) > 0).any())
+    return [c for c in board.columns if c != "collapsed" or collapsed]
+
+
 def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
-    """The leaderboard; rows statistically tied with the best are marked."""
+    """The leaderboard; rows statistically tied with the best are marked, and methods with
+    collapsed runs (one class or constant output for every test sample) greyed out."""
     metric = config.get("metric", "accuracy")
     columns = {"method": "method", "family": "family", f"{metric}_mean": metric}
     columns[f"{metric}_std"] = "± std"
@@ -122,6 +135,8 @@ def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
         if other != metric and f"{other}_mean" in board:
             columns[f"{other}_mean"] = other
     columns.update(COSTS)
+    if "collapsed" in columns_of(board):
+        columns["collapsed"] = "collapsed runs"
     head = "".join(f"<th>{html.escape(v)}</th>" for k, v in columns.items() if k in board)
     rows = []
     for _, row in board.iterrows():
@@ -129,7 +144,9 @@ def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
             f"<td>{html.escape(_cell(key, row[key]))}</td>" for key in columns if key in board
         )
         tied = bool(row.get("tied_with_best", False))
-        rows.append(f'<tr class="{"tied" if tied else "other"}">{cells}</tr>')
+        collapsed = (row.get("collapsed") or 0) > 0  # listed, not ranked
+        kind = "collapsed" if collapsed else "tied" if tied else "other"
+        rows.append(f'<tr class="{kind}">{cells}</tr>')
     body = "".join(rows)
     return f'<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -180,6 +197,7 @@ table {{ border-collapse: collapse; font-size: 0.9em; }}
 th, td {{ padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }}
 th:nth-child(-n+2), td:nth-child(-n+2) {{ text-align: left; }}
 tbody tr.tied {{ background: #e6f4ea; font-weight: 600; }}
+tbody tr.collapsed {{ color: #999; font-style: italic; }}
 figure {{ margin: 2em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #555; }}
 </style></head>
 <body>
@@ -189,6 +207,7 @@ figure {{ margin: 2em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #555
 <p>Modalities {modalities}; {html.escape(describe_scores(config))} Rows tied with the best
 are shaded.</p>
 {_table(board, config)}
+{COLLAPSED_NOTE if "collapsed" in columns_of(board) else ""}
 {f"<p>Skipped methods:</p><ul>{skipped}</ul>" if skipped else ""}
 {html_checklist(results, analysis)}
 <h2>Figures</h2>

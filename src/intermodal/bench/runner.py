@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from intermodal.analysis import model_cost
 from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analyses, to_json
+from intermodal.bench.collapse import collapse
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.executors import (
     Task,
@@ -31,6 +32,7 @@ from intermodal.bench.registry import Job, resolve_methods
 from intermodal.bench.results import FORMAT, ResultsFolder
 from intermodal.bench.selection import VALIDATION_PREFIX, Choice, chosen_on_validation
 from intermodal.bench.significance import Significance, significance
+from intermodal.bench.verdict import COLLAPSED, counted_runs
 from intermodal.bench.verdict import record as record_verdict
 from intermodal.coordination.retrieval import retrieval_metrics
 from intermodal.data.dataset import MultimodalDataset
@@ -196,7 +198,9 @@ def leaderboard(
     (with its sample standard deviation; and of its validation score, which chooses a method),
     the means of the costs, and with ``tests`` the 95%
     interval of the mean, the p-value against the best method and whether it is tied with it.
-    Sorted by ``metric``, best first (by its direction)."""
+    Sorted by ``metric``, best first (by its direction); a method with collapsed runs (the
+    ``collapsed`` column of ``runs``, see :mod:`intermodal.bench.collapse`) has their count in
+    ``collapsed``, no test (``tests`` leaves it out) and comes after the ranked methods."""
     grouped = runs.groupby("method", sort=False)
     name = metric.name
     columns: dict[str, Any] = {
@@ -212,13 +216,17 @@ def leaderboard(
     for cost in COSTS:
         columns[cost] = grouped[cost].first() if cost == "parameters" else grouped[cost].mean()
     columns["seeds"] = grouped["seed"].count()
+    if COLLAPSED in runs:
+        columns[COLLAPSED] = grouped[COLLAPSED].sum().astype(int)
     table = pd.DataFrame(columns)
     if tests is not None:
         table["ci_low"] = pd.Series(tests.low)
         table["ci_high"] = pd.Series(tests.high)
         table["p_vs_best"] = pd.Series(tests.p_value)
-        table["tied_with_best"] = pd.Series(tests.tied)
+        table["tied_with_best"] = pd.Series(tests.tied).reindex(table.index, fill_value=False)
     table = table.sort_values(f"{name}_mean", ascending=not metric.higher_is_better, kind="stable")
+    if COLLAPSED in table:  # collapsed methods are listed, not ranked
+        table = table.sort_values(COLLAPSED, key=lambda counts: counts > 0, kind="stable")
     return table.reset_index()
 
 
@@ -421,15 +429,25 @@ def _run_benchmark(
     order = [(job.name, seed) for seed in seeds for job in jobs]
     runs = pd.DataFrame([rows[key] for key in order])
     test_splits = [prepare_splits(dataset, s).test for s in seeds]
-    tests = significance(
-        {job.name: [outputs[job.name, s] for s in seeds] for job in jobs},
-        [part.targets for part in test_splits],
-        metric,
+    test_targets = dict(zip(seeds, (part.targets for part in test_splits), strict=True))
+    runs[COLLAPSED] = [
+        collapse(dataset.task, outputs[key], test_targets[key[1]]) is not None for key in order
+    ]
+    counted, _ = counted_runs(runs)
+    ranked = [job.name for job in jobs if job.name in set(counted["method"])]
+    tests = (
+        significance(
+            {name: [outputs[name, s] for s in seeds] for name in ranked},
+            [part.targets for part in test_splits],
+            metric,
+        )
+        if ranked
+        else None
     )
     shown = [*METRICS[dataset.task], *(SENTIMENT if config.sentiment else ())]
     shown += [name for name in ("map_a_to_b", "map_b_to_a") if name in runs]
     board = leaderboard(runs, metric, shown, tests)
-    chosen = chosen_on_validation(runs, metric)
+    chosen = chosen_on_validation(counted, metric)
     analysis = None
     if config.report:
         if config.progress:
@@ -466,7 +484,7 @@ def _run_benchmark(
             "metric": metric.name,
             "higher_is_better": metric.higher_is_better,
             "metrics": shown,
-            "intervals": tests.method,
+            "intervals": tests.method if tests is not None else "none (every method collapsed)",
             "methods": [job.name for job in jobs],
             "modalities": dataset.modality_names,
             **({"feature_cache": cache_use} if cache_use else {}),

@@ -697,7 +697,11 @@ def _statistics_item(
     )
     if COLLAPSED in runs:
         collapsed = int(_flags(runs[COLLAPSED]).sum())
-        text += f"; {collapsed} collapsed run{'s' if collapsed != 1 else ''} not counted"
+        text += (
+            f"; {collapsed} collapsed run{'s' if collapsed != 1 else ''} not counted"
+            if collapsed
+            else "; no run collapsed (one class or constant output for every test sample)"
+        )
     else:
         text += "; no collapse check recorded"
     return text + "."
