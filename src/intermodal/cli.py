@@ -132,7 +132,8 @@ def _add_training(
         "--accelerator",
         default="auto",
         choices=["auto", "cpu", "gpu", "cuda", "mps"],
-        help="where to train (default: auto, a GPU if there is one)",
+        help="where to train (default: auto, the faster of the GPU and the CPU, timed on a few "
+        "steps of each kind of work; the CPU without a GPU)",
     )
     group.add_argument(
         "--devices", type=_positive, default=1, help="devices per run; >1 trains with DDP"

@@ -64,7 +64,9 @@ def thread_limit(threads: int | None) -> Iterator[None]:
 
 
 def resolve_device(accelerator: str = "auto") -> torch.device:
-    """The torch device for ``accelerator`` (``auto``: a CUDA GPU if there is one, else the CPU).
+    """The torch device for ``accelerator`` (``auto``: a CUDA GPU if there is one, else the CPU;
+    ``fit`` then times a few training steps on both and trains on the faster, see
+    :mod:`intermodal.training.accelerator`).
 
     Raises:
         ValueError: for an unknown name, or a GPU that this machine does not have.
@@ -138,7 +140,8 @@ class RunContext:
             :class:`~intermodal.training.stopping.EarlyStopping`).
         batch_size: training batch size.
         lr, weight_decay: AdamW's settings.
-        accelerator: ``auto`` (a GPU if present), ``cpu``, ``gpu``/``cuda`` or ``mps``.
+        accelerator: ``auto`` (the faster of the GPU and the CPU for the work, timed: see
+            :mod:`intermodal.training.accelerator`), ``cpu``, ``gpu``/``cuda`` or ``mps``.
         devices: devices (processes) per run; more than one trains with Lightning's DDP.
         strategy: Lightning strategy for several devices (``auto``, ``ddp``, ``ddp_spawn``).
         threads: intra-op CPU threads while training (``None``: leave PyTorch's setting).

@@ -21,6 +21,8 @@ Many models of one architecture train together as one stacked model with
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import logging
 import random
 import tempfile
@@ -43,6 +45,7 @@ from intermodal.losses import Loss, task_loss
 from intermodal.models.pipeline import Pipeline
 from intermodal.models.protocols import FitsItself
 from intermodal.models.target_scale import TargetScale, TargetStatistics
+from intermodal.training.accelerator import fastest_device, work_key
 from intermodal.training.context import RunContext, resolve_device, thread_limit
 from intermodal.training.objective import Objective, validation_pass
 from intermodal.training.optim import LeanAdamW
@@ -148,6 +151,25 @@ def _slices(data: Batch, size: int) -> list[Batch]:
         )
         for s in range(0, n, size)
     ]
+
+
+def _training_step(
+    goal: Objective, train: MultimodalDataset, names: list[str], batch_size: int, device: Any
+) -> Callable[[], None]:
+    """One training step of a copy of ``goal``'s model on ``device``, on the first
+    ``batch_size`` training rows (for ``accelerator="auto"``'s timing, see
+    :mod:`intermodal.training.accelerator`)."""
+    model = copy.deepcopy(goal.model).to(device)
+    timed = Objective(model, goal.loss, train.task)
+    rows = torch.arange(min(batch_size, len(train)), device=device)
+    batch = _take(split_tensors(train, names, device), rows)
+    optimizer = lean_optimizer(model, 1e-3, 0.0)
+
+    def step() -> None:
+        timed.train(batch).backward()
+        optimizer.step()
+
+    return step
 
 
 def _lean(
@@ -413,6 +435,10 @@ def fit(
     if scale is not None:
         data = DataSplits(*(part.with_targets(scale.standardize(part.targets)) for part in data))
     goal = Objective(model, loss, train.task, loss_name or getattr(loss, "__name__", ""))
+    if accelerator == "auto" and engine == "lean" and device.type != "cpu":
+        with thread_limit(threads):
+            prepare = functools.partial(_training_step, goal, data.train, names, batch_size)
+            device = fastest_device(work_key(model, batch_size), prepare)
     world_size = 1
     with thread_limit(threads):
         seed_everything(seed)

@@ -57,6 +57,7 @@ from intermodal.data.splits import DataSplits
 from intermodal.errors import UnknownNameError
 from intermodal.losses import Loss, task_loss
 from intermodal.models.target_scale import TargetScale, TargetStatistics
+from intermodal.training.accelerator import fastest_device, work_key
 from intermodal.training.context import RunContext, resolve_device, thread_limit
 from intermodal.training.fit import (
     VALIDATION_BATCH,
@@ -739,6 +740,19 @@ def _trial(prepared: dict[str, Any], device: torch.device) -> tuple[str | None, 
     return stack.trial(train, val), (stack, goal, train, val)
 
 
+def _stack_step(prepared: dict[str, Any], device: torch.device) -> Callable[[], Tensor]:
+    """One optimizer step of a stack built from copies of the models on ``device``, on the
+    first ``batch_size`` training rows of each (for ``accelerator="auto"``'s timing)."""
+    reason, (stack, _, train, _) = _trial(prepared, device)
+    if reason is not None:
+        raise StackingError(f"these models cannot train as one stack: {reason}")
+    rows = min(prepared["contexts"][0].batch_size, train.rows)
+    index = torch.arange(rows, device=device).expand(len(prepared["models"]), rows)
+    batch = train.take(index)
+    stack.set_mode(True)
+    return functools.partial(stack.train_step, batch)
+
+
 def stack_refusal(
     models: Sequence[nn.Module],
     data: DataSplits | Sequence[DataSplits] | None = None,
@@ -820,6 +834,10 @@ def _fit_prepared(
     on_epoch: StackCallback | None,
 ) -> list[FitResult]:
     contexts, splits = prepared["contexts"], prepared["splits"]
+    if contexts[0].accelerator == "auto" and device.type != "cpu":
+        models = prepared["models"]
+        key = work_key(models[0], contexts[0].batch_size, len(models))
+        device = fastest_device(key, functools.partial(_stack_step, prepared))
     seed_everything(contexts[0].seed)
     reason, (stack, goal, train, val) = _trial(prepared, device)
     if reason is not None:
