@@ -84,6 +84,20 @@ def _add_data(parser: argparse.ArgumentParser, default: str | None) -> None:
         action="store_true",
         help="allow reading pickle files (they can run code: only for files you trust)",
     )
+    parser.add_argument(
+        "--column-types",
+        metavar="COLUMN=TYPE,...",
+        help="types of a table's columns, overriding those of their data types: numeric, "
+        "categorical, text or ignore (e.g. tab.zip=categorical,review=text)",
+    )
+
+
+def _column_types(args: argparse.Namespace) -> dict[str, str] | None:
+    """``--column-types`` as a mapping (a malformed one is a ValueError: a one-line error)."""
+    from intermodal.data.tabular import parse_column_types
+
+    text = getattr(args, "column_types", None)
+    return None if text is None else parse_column_types(text)
 
 
 def _add_training(
@@ -323,7 +337,11 @@ def _bench(args: argparse.Namespace) -> int:
         folder = None
         try:
             dataset = load_dataset(
-                config.dataset, config.data_dir, trust_pickle=config.trust_pickle, task=config.task
+                config.dataset,
+                config.data_dir,
+                trust_pickle=config.trust_pickle,
+                task=config.task,
+                column_types=_column_types(args),
             )
             config.metric_of(dataset.task)  # an unknown --metric is an error before any output
             prepare_dataset(dataset, config)  # and unknown --modalities or --signals
@@ -384,7 +402,9 @@ def _train(args: argparse.Namespace) -> int:
         jobs=1,
         progress=not args.quiet,
     )
-    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    dataset = load_dataset(
+        args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+    )
     trained = train_model(dataset, args.method, config)
     path = save_trained(trained, args.output, config, overwrite=args.overwrite)
     samples = trained.samples
@@ -409,6 +429,7 @@ def _model_data(args: argparse.Namespace) -> tuple[Any, Any]:
         trust_pickle=args.trust_pickle,
         task=args.task,
         modalities=_names(args.modalities, "--modalities"),
+        column_types=_column_types(args),
     )
     return pipeline, data
 
@@ -502,7 +523,9 @@ def _diagnose(args: argparse.Namespace) -> int:
         backend=args.backend,
         progress=not args.quiet,
     )
-    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    dataset = load_dataset(
+        args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+    )
     if modalities is None and args.dataset == "mfeat":
         modalities = ["fou", "pix"]
     report = diagnose(dataset, modalities, config)
@@ -572,7 +595,9 @@ def _align(args: argparse.Namespace) -> int:
         raise ValueError(f"--views names {args.views[0]} twice; align two different views")
 
     result = align(
-        load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task),
+        load_dataset(
+            args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+        ),
         args.views,
         args.method,
         args.dim,
@@ -601,7 +626,9 @@ def _transfer(args: argparse.Namespace) -> int:
     from intermodal.bench.transfer import cross_modal_transfer
     from intermodal.data import load_dataset
 
-    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    dataset = load_dataset(
+        args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+    )
     result = cross_modal_transfer(dataset, args.train_modality, args.test_modality, _context(args))
     print(json.dumps(result))
     return 0
@@ -612,7 +639,9 @@ def _fission(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
 
     rows = disentanglement(
-        load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task),
+        load_dataset(
+            args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+        ),
         args.nuisance,
         _context(args),
     )

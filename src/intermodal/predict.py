@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,7 @@ def read_for_model(
     trust_pickle: bool = False,
     task: str | None = None,
     modalities: Sequence[str] | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> ModelData:
     """Read ``source`` as ``pipeline``'s schema says: a CSV or Parquet file or a data frame
     (columns ``<modality>.<feature>``, text columns by modality name, the target columns
@@ -79,6 +80,9 @@ def read_for_model(
     Args:
         task: the task to read the targets as; it must be the model's (default).
         modalities: keep only these modalities of the data (others are an error otherwise).
+        column_types: column -> type, as for reading training data (see
+            :func:`~intermodal.data.from_dataframe`); a table's columns get the types of the
+            model's schema first (:func:`schema_column_types`), these on top.
 
     Raises:
         SchemaError: another task, missing or extra modalities, features or target columns, or
@@ -94,7 +98,7 @@ def read_for_model(
     if isinstance(source, MultimodalDataset):
         data, labelled = source, True
     elif isinstance(source, pd.DataFrame):
-        data, ids, labelled = _from_table(source, schema, "the data frame", True)
+        data, ids, labelled = _from_table(source, schema, "the data frame", True, column_types)
     else:
         path = Path(source)
         suffix = path.suffix.lower()
@@ -105,19 +109,51 @@ def read_for_model(
         elif suffix == ".parquet":
             frame = read_parquet_frame(path)
         if frame is not None:
-            data, ids, labelled = _from_table(frame, schema, path.stem, suffix == ".parquet")
+            data, ids, labelled = _from_table(
+                frame, schema, path.stem, suffix == ".parquet", column_types
+            )
         else:
             from intermodal.data import load_dataset
 
-            data = load_dataset(str(source), data_dir, trust_pickle=trust_pickle, task=schema.task)
+            data = load_dataset(
+                str(source),
+                data_dir,
+                trust_pickle=trust_pickle,
+                task=schema.task,
+                column_types=column_types,
+            )
             labelled = True
     if modalities:
         data = data.select(modalities, empty="keep")
     return ModelData(pipeline.prepare(data), ids, labelled)
 
 
+def schema_column_types(schema: Schema) -> dict[str, str]:
+    """The column types that read a table as a model's training data were read: each column of
+    a tabular modality (named ``<modality>.<feature>``, or ``<feature>`` in the modality
+    ``tabular``) numeric or categorical as in training, and each text modality's column
+    text."""
+    types: dict[str, str] = {}
+    for key, modality in schema.modalities.items():
+        if modality.kind == "text":
+            types[key] = "text"
+        if modality.kind != "tabular" or modality.features is None:
+            continue
+        categorical = set(modality.categories or {})
+        for feature in modality.features:
+            kind = "categorical" if feature in categorical else "numeric"
+            types[f"{key}.{feature}"] = kind
+            if key == "tabular":
+                types.setdefault(feature, kind)
+    return types
+
+
 def _from_table(
-    frame: pd.DataFrame, schema: Schema, name: str, keep_index: bool
+    frame: pd.DataFrame,
+    schema: Schema,
+    name: str,
+    keep_index: bool,
+    column_types: Mapping[str, str] | None = None,
 ) -> tuple[MultimodalDataset, pd.Series | None, bool]:
     """A table as a data set of ``schema`` (targets encoded with its classes), its ids and
     whether it holds the targets."""
@@ -135,7 +171,11 @@ def _from_table(
             "column of the model, or none to predict"
         )
     excluded = {*targets, "split", *([id_column] if id_column else [])}
-    arrays, present, kinds, features = table_modalities(frame, excluded)
+    types = {**schema_column_types(schema), **(column_types or {})}
+    unknown = sorted(set(column_types or {}) - {str(c) for c in frame.columns})
+    if unknown:
+        raise SchemaError(f"column types name columns {unknown} that {name} lacks")
+    arrays, present, kinds, features, categories = table_modalities(frame, excluded, types)
     values = _table_targets(frame, schema, name) if targets else _no_targets(schema, len(frame))
     data = MultimodalDataset(
         arrays,
@@ -147,6 +187,7 @@ def _from_table(
         task=schema.task,
         features=features,
         target_names=list(schema.targets),
+        categories=categories,
     )
     return data, None if ids is None else ids.reset_index(drop=True), bool(targets)
 

@@ -62,8 +62,8 @@ def test_dataframe_errors_name_the_columns() -> None:
     df = frame().assign(word=["x"] * 40)
     with pytest.raises(KeyError, match="nope"):
         from_dataframe(df, {"text": ["nope"]}, "target")
-    with pytest.raises(TypeError, match=r"columns \['word'\] are not numeric"):
-        from_dataframe(df, {"text": ["word"]}, "target")
+    words = from_dataframe(df, {"text": ["word"]}, "target")  # strings: a categorical column
+    assert words.kinds["text"] == "tabular" and words.categories["text"] == {"word": ["x"]}
 
 
 def test_from_arrays_with_a_split() -> None:

@@ -8,6 +8,11 @@ Each modality gives a block of columns:
 - ``text``: the bag of words of a WordPiece tokenizer learned from the training texts (see
   :func:`intermodal.encoders.text.train_tokenizer`; the same tokenizer the default text encoder
   learns): the count of each vocabulary token in the text, one column per token;
+- ``tabular``: its numeric columns (standardized on the training split, with their
+  missing-indicator columns: see :class:`~intermodal.data.tabular.TabularEncoding`) and each
+  categorical column one-hot encoded over its codes (missing, unknown, then the training
+  categories: a category unseen in training is 1 in the unknown column), whatever its
+  cardinality (the baselines learn no embedding);
 - ``image`` and ``audio``: no feature vector without a backbone; the baselines do not apply
   (:func:`feature_reason` says why).
 
@@ -30,12 +35,13 @@ from tokenizers import Tokenizer
 from torch import Tensor, nn
 
 from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.tabular import FIRST, categorical_layout
 from intermodal.data.text import decode_texts
 from intermodal.saving import register_module
 
 POOLING = "mean over time"
 """How a sequence becomes a feature vector."""
-FEATURE_KINDS = ("vector", "sequence", "text")
+FEATURE_KINDS = ("vector", "sequence", "text", "tabular")
 """The kinds of modality that have a feature vector."""
 VOCABULARY = 2000
 """The largest vocabulary of a text modality's tokenizer (its bag of words has as many
@@ -69,6 +75,8 @@ class FeatureVectors(nn.Module):
         kinds: modality -> kind (``vector``, ``sequence`` or ``text``).
         shapes: modality -> per-sample shape (``(D,)``, ``(T, D)``, ``(L,)``).
         tokenizers: text modality -> its tokenizer as a JSON string (``tokenizer.to_str()``).
+        categorical: tabular modality -> its categorical columns as ``[position, K]`` pairs (K
+            training categories, codes 0 .. K + 1); its other columns are numeric.
 
     The statistics are buffers, set by :meth:`fit` on the training split.
 
@@ -84,6 +92,7 @@ class FeatureVectors(nn.Module):
         kinds: Mapping[str, str],
         shapes: Mapping[str, Sequence[int]],
         tokenizers: Mapping[str, str] | None = None,
+        categorical: Mapping[str, Sequence[Sequence[int]]] | None = None,
     ) -> None:
         super().__init__()
         if not kinds or set(kinds) != set(shapes):
@@ -91,6 +100,7 @@ class FeatureVectors(nn.Module):
         tokenizers = dict(tokenizers or {})
         self.kinds = {key: kinds[key] for key in sorted(kinds)}
         self._tokenizers: dict[str, Tokenizer] = {}
+        self._layouts: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
         self.blocks: dict[str, tuple[int, int]] = {}
         start = 0
         for key, kind in self.kinds.items():
@@ -107,6 +117,12 @@ class FeatureVectors(nn.Module):
                 tokenizer.no_truncation()
                 self._tokenizers[key] = tokenizer
                 width = _vocabulary_size(tokenizer)
+            elif kind == "tabular" and len(shape) == 1:
+                layout = {int(i): int(k) for i, k in (categorical or {}).get(key, ())}
+                numeric = [i for i in range(shape[0]) if i not in layout]
+                onehot = [(i, layout[i] + FIRST) for i in sorted(layout)]
+                self._layouts[key] = (numeric, onehot)
+                width = len(numeric) + sum(size for _, size in onehot)
             else:
                 raise ValueError(
                     f"modality {key!r} ({kind}, per-sample shape {shape}) has no feature vector; "
@@ -131,6 +147,13 @@ class FeatureVectors(nn.Module):
             return x.double()
         if kind == "sequence":
             return x.double().mean(dim=1)
+        if kind == "tabular":
+            numeric, onehot = self._layouts[key]
+            parts = [torch.nan_to_num(x.double()[:, numeric], nan=0.0)]
+            for i, size in onehot:
+                code = torch.nan_to_num(x[:, i], nan=0.0).round().clamp(0, size - 1).long()
+                parts.append((code[:, None] == torch.arange(size, device=x.device)).double())
+            return torch.cat(parts, dim=1)
         start, stop = self.blocks[key]
         ids = [e.ids for e in self._tokenizers[key].encode_batch(decode_texts(x))]
         rows = np.repeat(np.arange(len(ids)), [len(i) for i in ids])
@@ -205,6 +228,11 @@ def build_features(dataset: MultimodalDataset) -> FeatureVectors:
         for key in dataset.modality_names
         if dataset.kinds[key] == "text"
     }
+    categorical = {
+        key: [list(pair) for pair in sorted(categorical_layout(dataset, key).items())]
+        for key in dataset.modality_names
+        if dataset.kinds[key] == "tabular"
+    }
     return FeatureVectors(
-        dataset.kinds, {k: list(v) for k, v in dataset.shapes.items()}, tokenizers
+        dataset.kinds, {k: list(v) for k, v in dataset.shapes.items()}, tokenizers, categorical
     )

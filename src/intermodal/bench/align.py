@@ -24,7 +24,7 @@ from intermodal.coordination import (
 )
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
-from intermodal.encoders import MLP, default_encoder
+from intermodal.encoders import MLP, modality_encoder
 from intermodal.errors import UnknownNameError
 from intermodal.models import CCAProjection, TwoTower
 from intermodal.training import RunContext, seed_everything
@@ -45,7 +45,7 @@ def tower_encoder(data: MultimodalDataset, modality: str, dim: int) -> nn.Module
     kind, shape = data.kinds[modality], data.shapes[modality]
     if kind == "vector":
         return MLP(shape[0], dim, hidden_dims=(256,), dropout=0.1)
-    return default_encoder(kind, shape, dim, data=data.modalities[modality])
+    return modality_encoder(data, modality, dim)
 
 
 def fit_coordinated(

@@ -24,7 +24,7 @@ from intermodal.baselines import build_gbdt, build_linear, feature_reason, gbdt_
 from intermodal.bench.registry import register_method
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, holdout_split
-from intermodal.encoders import MLP, RawInput, TokenEncoder, default_encoder
+from intermodal.encoders import MLP, RawInput, TokenEncoder, modality_encoder
 from intermodal.fission import SharedPrivateModel
 from intermodal.fusion import CrossModalAttentionFusion, VeryEarlyFusion
 from intermodal.fusion.registry import FusionSpec, on_fusion_registered
@@ -70,16 +70,7 @@ def encoders(
     dataset: MultimodalDataset, dim: int = FEATURE_DIM, dropout: float = DROPOUT
 ) -> dict[str, nn.Module]:
     """The default encoder of every modality, each to ``dim`` features."""
-    return {
-        key: default_encoder(
-            dataset.kinds[key],
-            dataset.shapes[key],
-            dim,
-            dropout=dropout,
-            data=dataset.modalities[key],
-        )
-        for key in dataset.modality_names
-    }
+    return {key: modality_encoder(dataset, key, dim, dropout) for key in dataset.modality_names}
 
 
 def context_encoders(
@@ -237,7 +228,7 @@ def build_attention(spec: FusionSpec, dataset: MultimodalDataset, context: RunCo
             tokenizers[key] = TokenEncoder(dataset.shapes[key][0], TOKENS, token_dim, (dim,))
             dims[key] = token_dim
         else:
-            tokenizers[key] = default_encoder(dataset.kinds[key], dataset.shapes[key], dim)
+            tokenizers[key] = modality_encoder(dataset, key, dim)
             dims[key] = dim
     fusion = CrossModalAttentionFusion(
         dims,

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from intermodal.analysis import probe_accuracy
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.splits import DataSplits, split_dataset, standardize
-from intermodal.encoders import default_encoder
+from intermodal.encoders import modality_encoder
 from intermodal.errors import UnknownNameError
 from intermodal.fission import BimodalAutoencoder, FactorizedModel
 from intermodal.training import RunContext, seed_everything
@@ -25,12 +25,7 @@ FEATURE_DIM = 64
 def _encoders(
     data: MultimodalDataset, dim: int = FEATURE_DIM, dropout: float = 0.1
 ) -> dict[str, nn.Module]:
-    return {
-        m: default_encoder(
-            data.kinds[m], data.shapes[m], dim, dropout=dropout, data=data.modalities[m]
-        )
-        for m in data.modality_names
-    }
+    return {m: modality_encoder(data, m, dim, dropout) for m in data.modality_names}
 
 
 def _sizes(data: MultimodalDataset) -> dict[str, int]:

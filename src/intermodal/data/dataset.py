@@ -14,11 +14,21 @@ from torch.utils.data import Dataset
 from intermodal.data.text import encode_texts
 from intermodal.errors import DataTypeError, UnknownNameError
 
-KINDS = {"vector": (1,), "sequence": (2,), "image": (3,), "audio": (1, 2), "text": (1,)}
+KINDS = {
+    "vector": (1,),
+    "sequence": (2,),
+    "image": (3,),
+    "audio": (1, 2),
+    "text": (1,),
+    "tabular": (1,),
+}
 """Modality kinds and the number of dimensions of one sample of each.
 
 vector: (D,); sequence: (T, D); image: (C, H, W); audio: (T,) or (C, T) raw waveform;
-text: (L,) the UTF-8 bytes of a string, zero-padded (uint8; see :mod:`intermodal.data.text`).
+text: (L,) the UTF-8 bytes of a string, zero-padded (uint8; see :mod:`intermodal.data.text`);
+tabular: (D,) table columns, numeric (NaN where a cell is missing) or categorical (integer
+codes: 0 a missing cell, 1 an unknown category, ``2 + k`` the k-th of the column's categories;
+see :mod:`intermodal.data.tabular`).
 """
 
 _DEFAULT_KIND = {1: "vector", 2: "sequence", 3: "image"}
@@ -29,6 +39,7 @@ _KIND_SHAPES = {
     "image": ("C", "H", "W"),
     "audio": ("T",),
     "text": ("L",),
+    "tabular": ("D",),
 }
 """Names of the per-sample dimensions of each kind (audio may also be ``(C, T)``)."""
 
@@ -41,7 +52,7 @@ _DIMENSION_NAMES = {
     "L": "bytes",
 }
 
-FEATURE_AXIS = {"vector": 1, "sequence": 2}
+FEATURE_AXIS = {"vector": 1, "sequence": 2, "tabular": 1}
 """Kinds whose last dimension holds named features (a vector's D, a sequence's D per step), and
 the number of dimensions of one sample of each. A model matches such a modality's features by
 name; other kinds are matched by their shape."""
@@ -330,6 +341,10 @@ class MultimodalDataset(Dataset[Sample]):
             for one column, ``"0"`` .. ``"K-1"`` for several.
         signals: vector modalities whose features are an ordered 1-D signal (samples of a
             waveform or a time series in time order), not a set of unordered features.
+        categories: tabular modality -> its categorical columns (feature names) -> their
+            categories in code order (strings); the codes of such a column are 0 (missing),
+            1 (unknown) or ``2 + k`` (``categories[k]``). A tabular modality's other columns
+            are numeric, with NaN where a cell is missing (NaN is allowed only there).
             Sequences and audio are ordered by their kind; methods that read a modality as a
             signal (very early fusion) apply only to ordered ones (see :attr:`ordered`).
 
@@ -355,6 +370,7 @@ class MultimodalDataset(Dataset[Sample]):
         features: Mapping[str, Sequence[str]] | None = None,
         target_names: Sequence[str] | None = None,
         signals: Iterable[str] | None = None,
+        categories: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
         if not isinstance(modalities, Mapping) or len(modalities) == 0:
             raise ValueError("modalities must be a non-empty dict from modality name to array")
@@ -410,14 +426,17 @@ class MultimodalDataset(Dataset[Sample]):
                 )
             _check_float32_range(values, f"modality {key!r}")
             values = values.float()
-            bad = ~torch.isfinite(values)
+            kind = (kinds or {}).get(key) or _DEFAULT_KIND.get(values.ndim - 1)
+            bad = torch.isinf(values) if kind == "tabular" else ~torch.isfinite(values)
             if bad.any():
                 row = int(bad.reshape(n, -1).any(dim=1).nonzero()[0])
                 raise ValueError(
-                    f"modality {key!r} contains NaN or infinite values (first in row {row}); "
-                    "impute them, or fill a missing modality with zeros and mark it absent in masks"
+                    f"modality {key!r} contains "
+                    f"{'infinite' if kind == 'tabular' else 'NaN or infinite'} values (first in "
+                    f"row {row}); impute them, or fill a missing modality with zeros and mark it "
+                    "absent in masks"
+                    + ("" if kind == "tabular" else " (a tabular modality may hold NaN cells)")
                 )
-            kind = (kinds or {}).get(key) or _DEFAULT_KIND.get(values.ndim - 1)
             if kind is None:
                 raise ValueError(
                     f"cannot infer the kind of modality {key!r} with per-sample shape "
@@ -436,6 +455,7 @@ class MultimodalDataset(Dataset[Sample]):
         if kinds:
             self._check_names(kinds, "kinds")
         self.features = self._feature_names(features or {})
+        self.categories = self._categories(categories or {})
         self.target_names = self._target_names(target_names)
 
         self.masks: dict[str, Tensor] = {}
@@ -497,6 +517,7 @@ class MultimodalDataset(Dataset[Sample]):
             features=self.features,
             target_names=self.target_names,
             signals=(*self.signals, *signals),
+            categories=self.categories,
         )
 
     @property
@@ -539,6 +560,47 @@ class MultimodalDataset(Dataset[Sample]):
                 )
             names[key] = chosen
         return names
+
+    def _categories(
+        self, given: Mapping[str, Mapping[str, Sequence[str]]]
+    ) -> dict[str, dict[str, list[str]]]:
+        """The categories of each tabular modality's categorical columns, checked against the
+        codes (integers 0 .. K + 1, see ``categories``)."""
+        self._check_names(given, "categories")
+        out: dict[str, dict[str, list[str]]] = {}
+        for key in self.modalities:
+            if self.kinds[key] != "tabular":
+                if given.get(key):
+                    raise ValueError(
+                        f"categories names columns of {key!r}, a {self.kinds[key]} modality; "
+                        "only tabular modalities have categorical columns"
+                    )
+                continue
+            columns = given.get(key, {})
+            unknown = [c for c in columns if c not in self.features[key]]
+            if unknown:
+                raise UnknownNameError(
+                    f"categories of {key!r} name columns {unknown[:5]} that it lacks (its "
+                    f"columns: {self.features[key][:20]})"
+                )
+            out[key] = {}
+            for column in self.features[key]:  # in column order
+                if column not in columns:
+                    continue
+                names = [str(c) for c in columns[column]]
+                if len(set(names)) != len(names):
+                    raise ValueError(f"categories of {key}.{column} name a category twice")
+                codes = self.modalities[key][:, self.features[key].index(column)]
+                wrong = ~((codes == codes.round()) & (codes >= 0) & (codes <= len(names) + 1))
+                if wrong.any():
+                    row = int(wrong.nonzero()[0])
+                    raise ValueError(
+                        f"categorical column {column!r} of {key!r} holds {codes[row].item()!r} "
+                        f"in row {row}; its codes must be 0 (missing), 1 (unknown) or 2 .. "
+                        f"{len(names) + 1} (its {len(names)} categories)"
+                    )
+                out[key][column] = names
+        return out
 
     def _target_names(self, given: Sequence[str] | None) -> list[str]:
         columns = 1 if self.targets.ndim == 1 else int(self.targets.shape[1])
@@ -610,9 +672,14 @@ class MultimodalDataset(Dataset[Sample]):
 
     # --- derived data sets -------------------------------------------------------------------
     def _replace(
-        self, modalities: Mapping[str, Tensor], index: Tensor | None = None
+        self,
+        modalities: Mapping[str, Tensor],
+        index: Tensor | None = None,
+        features: Mapping[str, Sequence[str]] | None = None,
+        categories: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> MultimodalDataset:
         take = (lambda t: t) if index is None else (lambda t: t[index])
+        kept = {**self._kept_features(modalities), **(features or {})}
         return MultimodalDataset(
             {key: take(values) for key, values in modalities.items()},
             take(self.targets),
@@ -625,9 +692,14 @@ class MultimodalDataset(Dataset[Sample]):
             name=self.name,
             classes=self.classes,
             task=self.task,
-            features=self._kept_features(modalities),
+            features=kept,
             target_names=self.target_names,
             signals=[key for key in self.signals if key in modalities],
+            categories={
+                key: (categories or {}).get(key, self.categories.get(key, {}))
+                for key in modalities
+                if self.kinds[key] == "tabular" and key in kept
+            },
         )
 
     def _kept_features(self, modalities: Mapping[str, Tensor]) -> dict[str, list[str]]:
@@ -672,10 +744,16 @@ class MultimodalDataset(Dataset[Sample]):
         masks = {key: self.masks[key] | none for key in names}
         return self.select(list(self.modalities)).with_masks(masks).select(names)
 
-    def with_modalities(self, modalities: Mapping[str, Tensor]) -> MultimodalDataset:
-        """A data set with the same samples and new values for the given modalities."""
+    def with_modalities(
+        self,
+        modalities: Mapping[str, Tensor],
+        features: Mapping[str, Sequence[str]] | None = None,
+        categories: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    ) -> MultimodalDataset:
+        """A data set with the same samples and new values for the given modalities (with
+        their new ``features`` and, for tabular ones, ``categories`` where these change)."""
         self._check_names(modalities, "with_modalities")
-        return self._replace({**self.modalities, **modalities})
+        return self._replace({**self.modalities, **modalities}, None, features, categories)
 
     def with_targets(self, targets: Tensor) -> MultimodalDataset:
         """A data set with the same samples and task and new targets of the same shape (e.g.
@@ -697,6 +775,7 @@ class MultimodalDataset(Dataset[Sample]):
             features=self.features,
             target_names=self.target_names,
             signals=self.signals,
+            categories=self.categories,
         )
 
     def with_masks(self, masks: Mapping[str, Tensor]) -> MultimodalDataset:
@@ -723,6 +802,7 @@ class MultimodalDataset(Dataset[Sample]):
             features=self.features,
             target_names=self.target_names,
             signals=self.signals,
+            categories=self.categories,
         )
 
     def __repr__(self) -> str:

@@ -6,9 +6,12 @@ fitted on the training split, kept with the model (see :class:`intermodal.models
 - Preprocessing steps, one per modality, chosen by the modality's kind from
   :data:`PREPROCESSING` (``register_preprocessing``): vectors, sequences, images and audio are
   standardized with the training split's statistics (:class:`Standardize`, the math of
-  :class:`~intermodal.data.splits.Standardizer`); text needs none (a text encoder carries its
-  tokenizer). A step is a module registered with :func:`~intermodal.saving.register_module`,
-  so it is saved as JSON (its constructor arguments) and safetensors (its buffers).
+  :class:`~intermodal.data.splits.Standardizer`); tables are encoded by
+  :class:`~intermodal.data.tabular.TabularEncoding` (numeric columns standardized, missing
+  indicators, the training categories with an unknown code for new ones); text needs none (a
+  text encoder carries its tokenizer). A step is a module registered with
+  :func:`~intermodal.saving.register_module`, so it is saved as JSON (its constructor
+  arguments) and safetensors (its buffers).
 - :class:`Preprocessor`: the schema and the steps. ``align(data)`` matches data to the schema by
   name (modalities, features, class labels), ``forward(inputs, mask)`` applies the steps to
   tensors, ``transform(data)`` does both to a data set.
@@ -26,6 +29,7 @@ from torch import Tensor, nn
 
 from intermodal.data.dataset import KINDS, TASKS, MultimodalDataset
 from intermodal.data.splits import DataSplits, standardization_statistics, standardize_values
+from intermodal.data.tabular import TabularEncoding
 from intermodal.saving import register_module
 
 
@@ -48,6 +52,8 @@ class ModalitySchema:
     kind: str
     shape: tuple[int, ...]
     features: tuple[str, ...] | None = None
+    categories: Mapping[str, tuple[str, ...]] | None = None
+    """A tabular modality's categorical columns and their categories (in code order)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,9 @@ class Schema:
                     dataset.kinds[key],
                     dataset.shapes[key],
                     tuple(dataset.features[key]) if key in dataset.features else None,
+                    {c: tuple(v) for c, v in dataset.categories[key].items()}
+                    if key in dataset.categories
+                    else None,
                 )
                 for key in dataset.modality_names
             },
@@ -91,6 +100,11 @@ class Schema:
                     "kind": m.kind,
                     "shape": list(m.shape),
                     **({"features": list(m.features)} if m.features is not None else {}),
+                    **(
+                        {"categories": {c: list(v) for c, v in m.categories.items()}}
+                        if m.categories is not None
+                        else {}
+                    ),
                 }
                 for key, m in self.modalities.items()
             },
@@ -123,8 +137,21 @@ class Schema:
                 features = _list_of(features, str, f"{where}.features")
                 if not shape or len(features) != shape[-1]:
                     raise ValueError(f"{where}.features must name the {shape[-1:]} features")
+            categories = entry.get("categories")
+            if categories is not None:
+                if not isinstance(categories, Mapping) or not set(categories) <= set(
+                    features or ()
+                ):
+                    raise ValueError(f"{where}.categories must map feature names to categories")
+                categories = {
+                    str(c): tuple(_list_of(v, str, f"{where}.categories.{c}"))
+                    for c, v in categories.items()
+                }
             parsed[str(key)] = ModalitySchema(
-                entry["kind"], tuple(shape), None if features is None else tuple(features)
+                entry["kind"],
+                tuple(shape),
+                None if features is None else tuple(features),
+                categories,
             )
         return cls(str(task), tuple(classes), tuple(targets), parsed)
 
@@ -210,6 +237,14 @@ def register_preprocessing(*kinds: str) -> Callable[[PreprocessingFit], Preproce
     return decorate
 
 
+@register_preprocessing("tabular")
+def fit_tabular(train: MultimodalDataset, key: str) -> TabularEncoding:
+    """A tabular modality's encoding (see :class:`~intermodal.data.tabular.TabularEncoding`):
+    numeric columns standardized on the training rows, missing indicators, the training
+    categories."""
+    return TabularEncoding.fit(train, key)
+
+
 @register_preprocessing("vector", "sequence", "image", "audio")
 def fit_standardize(train: MultimodalDataset, key: str) -> Standardize:
     """Standardization with the statistics of the samples where ``key`` is present."""
@@ -281,7 +316,12 @@ class Preprocessor(nn.Module):
             for key, step in self.steps.items()
             if key in aligned.modalities
         }
-        return aligned.with_modalities(values) if values else aligned
+        features = {  # steps that change a modality's columns name the new ones
+            key: list(names)
+            for key in values
+            if (names := getattr(self.steps[key], "output_features", None)) is not None
+        }
+        return aligned.with_modalities(values, features) if values else aligned
 
     def transform_splits(self, splits: DataSplits) -> DataSplits:
         return DataSplits(*(self.transform(part) for part in splits))
@@ -347,12 +387,26 @@ class Preprocessor(nn.Module):
                 if (features := schema.modalities[key].features) is not None
             },
             target_names=list(schema.targets),
+            categories={  # the categories that a step kept (seen in training), else the schema's
+                key: {
+                    c: list(v)
+                    for c, v in getattr(
+                        self.steps[key] if key in self.steps else None,
+                        "categories",
+                        schema.modalities[key].categories or {},
+                    ).items()
+                }
+                for key in needed
+                if schema.modalities[key].kind == "tabular"
+            },
         )
 
     def _match(self, data: MultimodalDataset, key: str) -> Tensor:
         """Modality ``key``'s values with its features in the training order."""
         expected = self.schema.modalities[key]
         kind, values = data.kinds[key], data.modalities[key]
+        if kind == "vector" and expected.kind == "tabular":
+            kind = "tabular"  # a table of numeric columns (the encoding checks their types)
         if kind != expected.kind:
             raise SchemaError(
                 f"modality {key!r} is {kind} in {data.name}, but the model was trained on "
@@ -455,5 +509,6 @@ __all__ = [
     "Standardize",
     "encode_labels",
     "fit_standardize",
+    "fit_tabular",
     "register_preprocessing",
 ]

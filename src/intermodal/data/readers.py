@@ -16,6 +16,7 @@ from torch import Tensor
 
 from intermodal.data.dataset import ArrayLike, MultimodalDataset
 from intermodal.data.mat import read_mat
+from intermodal.data.tabular import check_column_types, dtype_type, looks_like_text, table_values
 from intermodal.data.text import encode_texts
 from intermodal.errors import DataTypeError, UnknownNameError
 
@@ -141,7 +142,11 @@ def _vector_modality(
         empty = [c for c, missing in zip(columns, nan[position], strict=True) if missing]
         if mask_column is None:
             why = f"has NaN in columns {empty} but values in its other columns"
-            fix = "leave every column of the modality empty to mark it absent in that row"
+            fix = (
+                "leave every column of the modality empty to mark it absent in that row, or "
+                "read it as a table with missing cells (column_types={column: 'numeric'}, "
+                "--column-types)"
+            )
         else:
             why = f"is present by mask column {mask_column!r} but columns {empty} are NaN"
             fix = "mark the modality absent in that row"
@@ -176,13 +181,42 @@ def _text_modality(
     return encode_texts(texts, f"text column {column!r}"), present
 
 
+def _tabular_groups(
+    frame: pd.DataFrame, modalities: Mapping[str, Sequence[str]], types: Mapping[str, str]
+) -> set[str]:
+    """The modalities of ``modalities`` that are tables: those with a categorical column (by its
+    data type or ``types``) or a column given a type in ``types``."""
+    return {
+        key
+        for key, columns in modalities.items()
+        if any(c in types or dtype_type(frame[c]) == "categorical" for c in columns)
+    }
+
+
 def _frame_modalities(
     frame: pd.DataFrame,
     modalities: Mapping[str, Sequence[str]],
     text: Mapping[str, str],
     masks: Mapping[str, str],
-) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
-    """Values, presence masks and kinds of the vector and text modalities of ``frame``."""
+    types: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str], dict[str, Any]]:
+    """Values, presence masks, kinds and categories (of tabular modalities) of the vector,
+    tabular and text modalities of ``frame``; ``types``: column -> its type (see
+    :data:`~intermodal.data.tabular.COLUMN_TYPES`)."""
+    types = dict(types or {})
+    modalities = {
+        key: [c for c in columns if types.get(c) != "ignore"] for key, columns in modalities.items()
+    }
+    texts_in = {
+        c: key for key, columns in modalities.items() for c in columns if types.get(c) == "text"
+    }
+    if texts_in:
+        column, key = next(iter(texts_in.items()))
+        raise ValueError(
+            f"column {column!r} is given the type text but belongs to modality {key!r}; a text "
+            "column is a modality of its own: name it without a prefix (or pass text={...})"
+        )
+    tables = _tabular_groups(frame, modalities, types)
     both = sorted(set(modalities) & set(text))
     if both:
         raise ValueError(f"modalities {both} are named both in modalities and in text; rename one")
@@ -195,7 +229,16 @@ def _frame_modalities(
     arrays: dict[str, Any] = {}
     present: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
+    categories: dict[str, Any] = {}
     for key, columns in modalities.items():
+        if not columns:
+            raise ValueError(f"modality {key!r} names no columns (all are ignored)")
+        if key in tables:
+            arrays[key], categories[key], cells = table_values(frame, key, columns, types)
+            present[key] = cells if key not in masks else _mask_column(frame, key, masks[key])
+            arrays[key][~present[key]] = 0.0
+            kinds[key] = "tabular"
+            continue
         arrays[key], present[key] = _vector_modality(frame, key, columns, masks.get(key))
         kinds[key] = "vector"
     for key, column in text.items():
@@ -205,7 +248,7 @@ def _frame_modalities(
             )
         arrays[key], present[key] = _text_modality(frame, key, column, masks.get(key))
         kinds[key] = "text"
-    return arrays, present, kinds
+    return arrays, present, kinds, categories
 
 
 def from_dataframe(
@@ -217,12 +260,16 @@ def from_dataframe(
     task: str | None = None,
     masks: Mapping[str, str] | None = None,
     text: Mapping[str, str] | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
-    """A data set of vector and text modalities from columns of ``frame``.
+    """A data set of vector, tabular and text modalities from columns of ``frame``.
 
     Args:
-        modalities: modality name -> its numeric columns, e.g. ``{"audio": ["a0", "a1"],
-            "tab": ["age"]}`` (vector modalities).
+        modalities: modality name -> its columns, e.g. ``{"audio": ["a0", "a1"],
+            "tab": ["age", "city"]}``: a vector modality of numeric columns, or a ``tabular``
+            one (see :mod:`intermodal.data.tabular`) when a column is categorical (its data
+            type is ``object``, ``category``, ``string`` or ``bool``, or ``column_types`` says
+            so) or any of its columns is named in ``column_types``.
         target: the target column, or a list of columns. One column of integers (or booleans)
             holds class labels, one float column a regression target (pass
             ``task="classification"`` for labels stored as floats); several columns are
@@ -234,12 +281,18 @@ def from_dataframe(
             set to 0. Mask columns are not features.
         text: optional modality name -> one column of strings, e.g. ``{"caption": "caption"}``;
             that modality is a ``text`` modality.
+        column_types: optional column -> ``numeric``, ``categorical``, ``text`` or ``ignore``
+            (as AutoGluon's ``column_types``), overriding the type its data type gives; a
+            column of a tabular modality may not be ``text``; ``ignore`` drops it.
 
     Missing values: without a mask column, a row where every column of a modality is NaN (or,
     for text, the cell is NaN or empty) has that modality absent (mask False, values 0 or
-    ``''``); a row with NaN in only some of a modality's columns is an error (impute them). A
+    ``''``); a row with NaN in only some of a vector modality's columns is an error (impute them, or
+    read the modality as a table). In a tabular modality a missing cell is a missing cell, not
+    a missing modality: the modality is absent only in rows where all its cells are missing. A
     row with every modality absent is an error.
     """
+    types = check_column_types(column_types or {}, list(frame.columns))
     modalities = dict(modalities or {})
     text = dict(text or {})
     masks = dict(masks or {})
@@ -271,8 +324,9 @@ def from_dataframe(
             "the modalities"
         )
     values, task = _frame_targets(frame, targets, task)
-    arrays, present, kinds = _frame_modalities(frame, modalities, text, masks)
+    arrays, present, kinds, categories = _frame_modalities(frame, modalities, text, masks, types)
     metadata = {"split": frame[split].astype(str).to_numpy()} if split else None
+    kept = {k: [c for c in v if types.get(c) != "ignore"] for k, v in modalities.items()}
     return MultimodalDataset(
         arrays,
         values,
@@ -281,9 +335,18 @@ def from_dataframe(
         metadata=metadata,
         name=name,
         task=task,
-        features=feature_names(modalities),
+        features=feature_names(kept),
         target_names=targets,
+        categories=_feature_categories(categories),
     )
+
+
+def _feature_categories(categories: Mapping[str, Mapping[str, list[str]]]) -> dict[str, Any]:
+    """Categories by column as categories by feature name (see :func:`feature_name`)."""
+    return {
+        key: {feature_name(key, c): names for c, names in columns.items()}
+        for key, columns in categories.items()
+    }
 
 
 def feature_name(modality: str, column: str) -> str:
@@ -300,26 +363,44 @@ def feature_names(modalities: Mapping[str, Sequence[str]]) -> dict[str, list[str
     }
 
 
+TABLE = "tabular"
+"""The modality of a table's columns that have no modality prefix and are given a numeric or
+categorical type in ``column_types``."""
+
+
 def _modalities_by_prefix(
-    frame: pd.DataFrame, excluded: set[str]
+    frame: pd.DataFrame, excluded: set[str], types: Mapping[str, str] | None = None
 ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Numeric columns named ``<modality>.<feature>`` grouped by modality, and columns of strings
-    named ``<modality>`` (text modalities); columns in ``excluded`` are skipped."""
+    """Columns named ``<modality>.<feature>`` grouped by modality, and text modalities, each
+    named after its column: a column of strings without a prefix, a prefixed one that
+    :func:`~intermodal.data.tabular.looks_like_text` (long strings, many distinct), or one typed
+    ``text``. A column without a prefix typed ``numeric`` or ``categorical`` joins the modality
+    ``tabular``. Columns in ``excluded`` or typed ``ignore`` are skipped."""
+    types = types or {}
     groups: dict[str, list[str]] = {}
     text: dict[str, str] = {}
     for column in frame.columns:
-        if column in excluded:
+        name = str(column)
+        given = types.get(name)
+        if column in excluded or given == "ignore":
             continue
-        key, dot, _ = str(column).partition(".")
-        if dot:
-            groups.setdefault(key, []).append(str(column))
-        elif _is_text_column(frame[column]):
-            text[str(column)] = str(column)
+        key, dot, _ = name.partition(".")
+        strings = _is_text_column(frame[column])
+        if given == "text" or (
+            given is None and strings and (not dot or looks_like_text(frame[column]))
+        ):
+            text[name] = name
+        elif dot:
+            groups.setdefault(key, []).append(name)
+        elif given is not None:
+            groups.setdefault(TABLE, []).append(name)
         else:
             raise ValueError(
                 f"column {column!r} has no modality prefix; name feature columns "
                 "'<modality>.<feature>' (a column of strings named '<modality>' is a text "
-                "modality) or pass modalities={...}"
+                f"modality), give it a type (column_types={{{name!r}: 'numeric'}}, "
+                f"--column-types {name}=numeric: a column of the modality 'tabular') or pass "
+                "modalities={...}"
             )
     clash = sorted(set(groups) & set(text))
     if clash:
@@ -331,19 +412,25 @@ def _modalities_by_prefix(
 
 
 def table_modalities(
-    frame: pd.DataFrame, excluded: set[str]
-) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str], dict[str, list[str]]]:
-    """Values, presence masks, kinds and feature names of the modalities of a table named as
-    :func:`from_csv` reads them (``<modality>.<feature>`` columns, columns of strings as text),
-    the columns in ``excluded`` (targets, ids) aside."""
-    groups, text = _modalities_by_prefix(frame, excluded)
+    frame: pd.DataFrame, excluded: set[str], column_types: Mapping[str, str] | None = None
+) -> tuple[
+    dict[str, Any], dict[str, np.ndarray], dict[str, str], dict[str, list[str]], dict[str, Any]
+]:
+    """Values, presence masks, kinds, feature names and categories (of tabular modalities) of
+    the modalities of a table named as :func:`from_csv` reads them (``<modality>.<feature>``
+    columns, columns of text as text modalities), the columns in ``excluded`` (targets, ids)
+    aside; ``column_types`` as in :func:`from_dataframe` (columns the table lacks are left
+    out: a model's schema says which columns it needs)."""
+    types = {str(c): t for c, t in (column_types or {}).items() if c in frame.columns}
+    types = check_column_types(types, list(frame.columns))
+    groups, text = _modalities_by_prefix(frame, excluded, types)
     if not groups and not text:
         raise ValueError(
             f"the table has no modality columns (its columns: {list(frame.columns)[:20]}); name "
             "feature columns '<modality>.<feature>'"
         )
-    arrays, present, kinds = _frame_modalities(frame, groups, text, {})
-    return arrays, present, kinds, feature_names(groups)
+    arrays, present, kinds, categories = _frame_modalities(frame, groups, text, {}, types)
+    return arrays, present, kinds, feature_names(groups), _feature_categories(categories)
 
 
 def _from_file(
@@ -355,8 +442,10 @@ def _from_file(
     task: str | None,
     masks: Mapping[str, str] | None,
     text: Mapping[str, str] | None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     split = split or ("split" if "split" in frame.columns else None)
+    types = check_column_types(column_types or {}, list(frame.columns))
     if modalities is None:
         excluded = {
             *_target_columns(target),
@@ -365,7 +454,7 @@ def _from_file(
             *(c for c in (text or {}).values() if isinstance(c, str)),
             ID_COLUMN,
         }
-        modalities, found = _modalities_by_prefix(frame, excluded)
+        modalities, found = _modalities_by_prefix(frame, excluded, types)
         text = {**found, **(text or {})}
         named = sorted(set(modalities) & set(_target_columns(target)))
         if named:
@@ -376,7 +465,15 @@ def _from_file(
                 "drop those columns or give them another modality prefix"
             )
     dataset = from_dataframe(
-        frame, modalities, target, split, name=path.stem, task=task, masks=masks, text=text
+        frame,
+        modalities,
+        target,
+        split,
+        name=path.stem,
+        task=task,
+        masks=masks,
+        text=text,
+        column_types={c: t for c, t in types.items() if t != "text"},
     )
     if ID_COLUMN in frame.columns and ID_COLUMN not in dataset.metadata:
         dataset.metadata[ID_COLUMN] = frame[ID_COLUMN].to_numpy()
@@ -506,19 +603,25 @@ def from_csv(
     task: str | None = None,
     masks: Mapping[str, str] | None = None,
     text: Mapping[str, str] | None = None,
+    column_types: Mapping[str, str] | None = None,
     **read_options: Any,
 ) -> MultimodalDataset:
     """A data set from a CSV file (see :func:`from_dataframe`; empty cells are NaN).
 
-    Without ``modalities``, numeric feature columns must be named ``<modality>.<feature>``, and
-    a column of strings named ``<modality>`` (no dot) is a text modality of that name (pandas
-    reads a column whose values all look like numbers as numbers: pass
-    ``dtype={column: str}`` to keep it text). A ``split`` column is used if present; a column
-    ``id`` holds sample ids (metadata ``id``, never a modality). ``read_options`` go to
-    ``pandas.read_csv``.
+    Without ``modalities``, feature columns must be named ``<modality>.<feature>``: a modality
+    of numeric columns is a vector, one with a categorical column (strings, booleans) a table
+    (``tabular``, see :mod:`intermodal.data.tabular`). A column of strings named
+    ``<modality>`` (no dot) is a text modality of that name, and so is a prefixed column of
+    text (strings of several words, many of them distinct), named after its column.
+    ``column_types`` (column -> ``numeric``, ``categorical``, ``text`` or
+    ``ignore``) overrides the types that the data types give (pandas reads a column whose
+    values all look like numbers as numbers: ``{"tab.zip": "categorical"}`` keeps it
+    categorical); a modality with a typed column is a table. A ``split`` column is used if
+    present; a column ``id`` holds sample ids (metadata ``id``, never a modality).
+    ``read_options`` go to ``pandas.read_csv``.
     """
     frame = _read_csv(path, **read_options)
-    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
+    return _from_file(frame, Path(path), modalities, target, split, task, masks, text, column_types)
 
 
 def _parquet_names(path: Path) -> list[str]:
@@ -542,10 +645,11 @@ def from_parquet(
     task: str | None = None,
     masks: Mapping[str, str] | None = None,
     text: Mapping[str, str] | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """A data set from a Parquet file (needs ``pyarrow``), as :func:`from_csv`."""
     frame = read_parquet_frame(path)
-    return _from_file(frame, Path(path), modalities, target, split, task, masks, text)
+    return _from_file(frame, Path(path), modalities, target, split, task, masks, text, column_types)
 
 
 def read_parquet_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -601,6 +705,7 @@ def read_image_folder(
     size: tuple[int, int] | None = None,
     text_columns: Sequence[str] | None = None,
     task: str | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """Images listed in a CSV file, with the file's other columns as further modalities.
 
@@ -613,11 +718,15 @@ def read_image_folder(
       each named after its column (``text_columns`` restricts which; by default every column of
       strings). An empty cell marks the text absent in that row.
     - ``tabular``: every numeric column other than the target and ``split`` as one vector
-      modality (a row where all are empty has it absent).
+      modality (a row where all are empty has it absent); with a categorical column (one
+      typed so in ``column_types``, or one of booleans) a table (kind ``tabular``).
 
-    ``target`` and ``task`` as in :func:`from_dataframe`; a ``split`` column is kept.
+    ``target`` and ``task`` as in :func:`from_dataframe`; ``column_types`` as there (a column
+    typed ``text`` is a text column, ``categorical`` or ``numeric`` one of ``tabular``); a
+    ``split`` column is kept.
     """
     frame = _read_csv(csv_path)
+    types = check_column_types(column_types or {}, list(frame.columns))
     targets = _target_columns(target)
     for column in (image_column, *targets, *(text_columns or ())):
         if column not in frame.columns:
@@ -650,18 +759,30 @@ def read_image_folder(
     if len(shapes) > 1:
         raise ValueError(f"images have different shapes {shapes[:3]}; pass size=(H, W)")
     blank = np.zeros(shapes[0], dtype=np.float32)
-    others = [c for c in frame.columns if c not in reserved]
+    others = [c for c in frame.columns if c not in reserved and types.get(c) != "ignore"]
     if text_columns is None:
-        text_columns = [c for c in others if _is_text_column(frame[c])]
+        text_columns = [
+            c
+            for c in others
+            if types.get(c) == "text" or (c not in types and _is_text_column(frame[c]))
+        ]
     numeric = [
-        c for c in others if c not in text_columns and pd.api.types.is_numeric_dtype(frame[c])
+        c
+        for c in others
+        if c not in text_columns
+        and (
+            types.get(c) in ("numeric", "categorical")
+            or (c not in types and dtype_type(frame[c]) == "numeric")
+            or (c not in types and pd.api.types.is_bool_dtype(frame[c]))
+        )
     ]
     clash = sorted({"image", "tabular"} & set(text_columns))
     if clash:
         raise ValueError(f"text columns {clash} clash with the image and tabular modalities")
     values, task = _frame_targets(frame, targets, task)
-    modalities, present, kinds = _frame_modalities(
-        frame, {"tabular": numeric} if numeric else {}, {c: c for c in text_columns}, {}
+    kept = {c: t for c, t in types.items() if c in numeric}
+    modalities, present, kinds, categories = _frame_modalities(
+        frame, {"tabular": numeric} if numeric else {}, {c: c for c in text_columns}, {}, kept
     )
     modalities["image"] = np.stack([blank if image is None else image for image in images])
     present["image"] = np.array([image is not None for image in images])
@@ -679,6 +800,7 @@ def read_image_folder(
         task=task,
         features=feature_names({"tabular": numeric} if numeric else {}),
         target_names=targets,
+        categories=_feature_categories(categories),
     )
 
 
@@ -984,7 +1106,10 @@ def _mimic(data: Any, path: Path, task: int | str) -> MultimodalDataset:
 
 
 def read_path(
-    path: str | os.PathLike[str], trust_pickle: bool = False, task: str | None = None
+    path: str | os.PathLike[str],
+    trust_pickle: bool = False,
+    task: str | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """Load a data set from a file or folder, by its kind: ``.csv``, ``.parquet``, ``.mat``
     (:func:`intermodal.data.mat.read_mat`), a CSV listing image files in an ``image`` column
@@ -995,17 +1120,26 @@ def read_path(
     ``task`` chooses the target where a file holds several: a MultiBench affect pickle gives
     sentiment polarity (``classification``, the default) or the scores (``regression``); a
     MIMIC pickle the 6-way mortality (``classification``) or the 20 phenotypes
-    (``multilabel``); for CSV and Parquet files it is passed on (otherwise inferred)."""
+    (``multilabel``); for CSV and Parquet files it is passed on (otherwise inferred).
+
+    ``column_types`` (column -> ``numeric``, ``categorical``, ``text``, ``ignore``) reaches the
+    readers of tables (:func:`from_csv`, :func:`from_parquet`, :func:`read_image_folder`); other
+    files have no columns to type, and giving it for one is an error."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if column_types and (path.is_dir() or suffix not in (".csv", ".parquet")):
+        raise ValueError(
+            f"column types apply to CSV and Parquet tables; {path} is not one (leave out "
+            "column_types, --column-types)"
+        )
     if path.is_dir():
         return read_avmnist(path)
     if suffix == ".csv":
         if "image" in _read_csv(path, need_rows=False, nrows=0).columns:
-            return read_image_folder(path, task=task)
-        return from_csv(path, task=task)
+            return read_image_folder(path, task=task, column_types=column_types)
+        return from_csv(path, task=task, column_types=column_types)
     if suffix == ".parquet":
-        return from_parquet(path, task=task)
+        return from_parquet(path, task=task, column_types=column_types)
     if suffix == ".mat":
         return read_mat(path)
     if suffix in (".pkl", ".pk", ".pickle"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -98,11 +98,17 @@ def load_dataset(
     root: str | os.PathLike[str] | None = None,
     trust_pickle: bool = False,
     task: str | None = None,
+    column_types: Mapping[str, str] | None = None,
 ) -> MultimodalDataset:
     """Load a registered data set by name (``root``: a local copy of downloadable data), or a
     data file or folder by path (see :func:`intermodal.data.readers.read_path`, which ``task``
-    reaches)."""
+    and ``column_types`` reach)."""
     if name in DATASETS:
+        if column_types:
+            raise ValueError(
+                f"{name} is a registered data set, whose columns are typed already; column "
+                "types apply to CSV and Parquet files (leave out --column-types)"
+            )
         dataset = DATASETS[name].loader(None if root is None else str(root))
         if task is not None and task != dataset.task:
             raise ValueError(
@@ -110,7 +116,7 @@ def load_dataset(
             )
         return dataset
     if os.path.exists(name):
-        return read_path(name, trust_pickle, task)
+        return read_path(name, trust_pickle, task, column_types)
     raise UnknownNameError(
         f"unknown data set {name!r}: neither a registered name {sorted(DATASETS)} nor a path"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -144,10 +144,16 @@ class Standardizer:
     def __init__(self) -> None:
         self.mean_: dict[str, Tensor] = {}
         self.std_: dict[str, Tensor] = {}
+        self.tables_: dict[str, Any] = {}
 
     def fit(self, dataset: MultimodalDataset) -> Standardizer:
+        from intermodal.data.tabular import TabularEncoding
+
         for key, values in dataset.modalities.items():
             if dataset.kinds[key] == "text":
+                continue
+            if dataset.kinds[key] == "tabular":  # its own encoding, as a Preprocessor's
+                self.tables_[key] = TabularEncoding.fit(dataset, key)
                 continue
             if not dataset.masks[key].any():
                 raise ValueError(f"modality {key!r} is absent in every training sample")
@@ -185,7 +191,7 @@ class Standardizer:
         if not getattr(self, "fitted_", False):
             raise RuntimeError("call fit(training_data) before transform")
         numeric = [k for k in dataset.modality_names if dataset.kinds[k] != "text"]
-        missing = sorted(set(numeric) - set(self.mean_))
+        missing = sorted(set(numeric) - set(self.mean_) - set(self.tables_))
         if missing:
             raise UnknownNameError(f"the standardizer was not fitted on modalities {missing}")
         scaled = {
@@ -193,8 +199,16 @@ class Standardizer:
                 dataset.modalities[key], dataset.masks[key], self.mean_[key], self.std_[key]
             )
             for key in numeric
+            if key in self.mean_
         }
-        return dataset.with_modalities(scaled)
+        features = {}
+        for key, table in self.tables_.items():
+            if key in dataset.modalities:
+                aligned = table.align(dataset, key)
+                scaled[key] = table(aligned, dataset.masks[key])
+                features[key] = table.output_features
+        categories = {key: self.tables_[key].categories for key in features}
+        return dataset.with_modalities(scaled, features, categories)
 
 
 def standardize(splits: DataSplits) -> DataSplits:
