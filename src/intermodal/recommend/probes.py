@@ -34,6 +34,7 @@ decompositions (it still sums to one); the pair with the most synergy is reporte
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -160,8 +161,11 @@ def probe_strength(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
 
     Logistic regression (L2, C = 1) on standardized features reduced to at most
     ``PROBE_COMPONENTS`` principal components, fitted within each of ``PROBE_FOLDS`` stratified
-    folds (fewer when a class has fewer samples); the mean accuracy over the folds."""
+    folds (fewer when a class has fewer samples), at most 300 L-BFGS iterations (a probe that
+    has not converged by then is kept: it measures strength, not the optimum); the mean accuracy
+    over the folds."""
     from sklearn.decomposition import PCA
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -176,7 +180,9 @@ def probe_strength(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
         steps.append(PCA(PROBE_COMPONENTS, random_state=seed))
     steps.append(LogisticRegression(C=1.0, max_iter=300))
     split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(make_pipeline(*steps), x, y, cv=split).mean())
+    with warnings.catch_warnings():  # a probe that stops at 300 iterations is still a probe
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return float(cross_val_score(make_pipeline(*steps), x, y, cv=split).mean())
 
 
 def _pair(
