@@ -327,11 +327,14 @@ def describe(found: dict[str, Any]) -> str:
 def bench_recommendation(data: MultimodalDataset, top: int = 3) -> dict[str, Any]:
     """The recommendation a benchmark records before training (``results.json``'s
     ``recommendation``), or ``{"skipped": why}`` where it does not apply (one modality, a task
-    the bank lacks, a constant target, too few samples, no bank)."""
+    the bank lacks, a constant target, too few samples, no bank, or probes that failed: the
+    benchmark's results are kept whatever happens here)."""
     try:
         return recommend(data, top=top).as_dict()
     except (ProfileError, BankError) as error:
         return {"skipped": str(error)}
+    except Exception as error:  # an optional section must not lose a finished benchmark
+        return {"skipped": f"the probes failed ({type(error).__name__}: {error})"}
 
 
 def _means(runs: pd.DataFrame, column: str) -> dict[str, float]:
