@@ -575,6 +575,19 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recommend(args: argparse.Namespace) -> int:
+    from intermodal.data import load_dataset
+    from intermodal.recommend import recommend
+
+    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    modalities = _names(args.modalities, "--modalities")
+    if modalities:
+        dataset = dataset.select(modalities)
+    found = recommend(dataset, top=args.top, seed=args.seed)
+    print(json.dumps(found.as_dict(), indent=2) if args.json else found.text())
+    return 0
+
+
 def _names(value: str | None, option: str) -> list[str] | None:
     """The names of a comma-separated option (None when not given); a name given twice is an
     error that names it."""
@@ -907,6 +920,21 @@ def build_parser() -> argparse.ArgumentParser:
     fission.add_argument("--nuisance", default="speaker", help="metadata column to probe")
     _add_training(fission, epochs=60)
     fission.set_defaults(run=_fission)
+
+    recommend = commands.add_parser(
+        "recommend",
+        help="which methods for a data set, from the interactions it holds (trains only probes)",
+    )
+    _add_data(recommend, None)
+    recommend.add_argument(
+        "--modalities", help="comma-separated modalities to use (default: all of the data set)"
+    )
+    recommend.add_argument(
+        "--top", type=_positive, default=3, help="methods to recommend (default: 3)"
+    )
+    recommend.add_argument("--seed", type=int, default=0, help="the probes' seed (default: 0)")
+    recommend.add_argument("--json", action="store_true", help="print JSON instead of text")
+    recommend.set_defaults(run=_recommend)
 
     datasets = commands.add_parser("datasets", help="list the available data sets")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -22,6 +22,7 @@ from intermodal.bench.analyses import tables as analysis_tables
 from intermodal.bench.results import ResultsFolder
 from intermodal.bench.runner import describe_scores
 from intermodal.bench.verdict import html_checklist, html_verdict
+from intermodal.recommend.recommend import html_section as html_recommendation
 
 FAMILY_COLORS = {
     "unimodal": "tab:gray",
@@ -153,9 +154,10 @@ def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
 
 def write_report(directory: str | Path | ResultsFolder) -> Path:
     """Write ``report.html`` (figures embedded, no network needed) and ``figures/*.png`` from the
-    ``results.json`` and ``analysis.json`` of a results folder: the verdict ("does fusion help
-    here?") first, the leaderboard, the reliability checklist, the figures and the analyses'
-    tables. Needs no retraining."""
+    ``results.json`` and ``analysis.json`` of a results folder: the methods recommended before
+    training against the one chosen on validation first, the verdict ("does fusion help
+    here?"), the leaderboard, the reliability checklist, the figures and the analyses' tables.
+    Needs no retraining."""
     folder = (
         directory if isinstance(directory, ResultsFolder) else ResultsFolder.existing(directory)
     )
@@ -202,6 +204,7 @@ figure {{ margin: 2em 0; }} img {{ max-width: 100%; }} figcaption {{ color: #555
 </style></head>
 <body>
 <h1>Benchmark on {dataset}</h1>
+{html_recommendation(results)}
 {html_verdict(results)}
 <h2>Leaderboard</h2>
 <p>Modalities {modalities}; {html.escape(describe_scores(config))} Rows tied with the best

@@ -43,6 +43,7 @@ from intermodal.interrupts import signal_of
 from intermodal.losses import LOSSES
 from intermodal.metrics import METRICS, SENTIMENT, Metric, predict_outputs, score
 from intermodal.models.pipeline import Pipeline, bare_model
+from intermodal.recommend import bench_recommendation, compare_with_runs, markdown_section
 from intermodal.saving import save_model
 from intermodal.training.context import RunContext
 from intermodal.training.fit import FitResult, seed_everything
@@ -63,7 +64,9 @@ class BenchResult:
     ``analysis``: the typed results of the analysis suite on the first seed's models;
     ``models``: those models (reading preprocessed data), ``preprocessor``: the first seed's
     preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`),
-    ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`)."""
+    ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`);
+    ``recommendation``: the methods the data's interactions recommend before any training
+    (:func:`intermodal.recommend.bench_recommendation`)."""
 
     dataset: str
     runs: pd.DataFrame
@@ -76,6 +79,7 @@ class BenchResult:
     preprocessor: Preprocessor | None = field(default=None, repr=False)
     chosen: Choice | None = None
     verdict: dict[str, Any] | None = None
+    recommendation: dict[str, Any] | None = None
 
     def pipeline(self, method: str | None = None) -> Pipeline:
         """The first seed's model of ``method`` (default: the one chosen on validation) with
@@ -495,6 +499,7 @@ def _run_benchmark(
         preprocessor,
         chosen,
         verdict,
+        recommendation=bench_recommendation(dataset),
     )
 
 
@@ -581,6 +586,16 @@ def save_results(
     if not isinstance(folder, ResultsFolder):
         folder = ResultsFolder(folder, resume=True)
     folder.write_text("results.csv", result.runs.to_csv(index=False))
+    found = result.recommendation or {"skipped": "the benchmark recorded no recommendation"}
+    recommendation = {
+        "before_training": found,
+        "after_training": compare_with_runs(
+            found,
+            result.runs,
+            str(result.config.get("metric", "accuracy")),
+            bool(result.config.get("higher_is_better", True)),
+        ),
+    }
     folder.write_json(
         "results.json",
         {
@@ -593,10 +608,12 @@ def save_results(
             "chosen_on_validation": result.chosen.as_dict() if result.chosen else None,
             "best_model": None if best is None else str(best),
             "verdict": result.verdict,
+            "recommendation": recommendation,
         },
     )
     summary = [
         f"# Benchmark on {result.dataset}\n",
+        markdown_section(recommendation["before_training"], recommendation["after_training"]),
         describe_scores(result.config) + "\n",
         markdown_table(result.leaderboard),
     ]
