@@ -579,7 +579,9 @@ def _recommend(args: argparse.Namespace) -> int:
     from intermodal.data import load_dataset
     from intermodal.recommend import recommend
 
-    dataset = load_dataset(args.dataset, args.data_dir, args.trust_pickle, args.task)
+    dataset = load_dataset(
+        args.dataset, args.data_dir, args.trust_pickle, args.task, _column_types(args)
+    )
     modalities = _names(args.modalities, "--modalities")
     if modalities:
         dataset = dataset.select(modalities)
