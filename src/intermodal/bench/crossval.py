@@ -139,6 +139,7 @@ def describe(dataset: MultimodalDataset, folds: int) -> str:
         how += ", whole groups in one fold"
     own = "; the data set's own split column is not used" if "split" in dataset.metadata else ""
     return (
-        f"{folds}-fold cross-validation of all samples {how}, shuffled by each seed, with an "
-        f"inner validation part of {INNER_VAL:.0%} of the training folds for early stopping{own}"
+        f"{folds} folds of all samples {how}, drawn by each seed: each fold tested once, and "
+        f"trained on the others less an inner validation part ({INNER_VAL:.0%}) that stops "
+        f"training early{own}"
     )
