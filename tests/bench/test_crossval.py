@@ -267,6 +267,8 @@ def test_a_cross_validated_benchmark(cv_bench: tuple[Path, Path]) -> None:
     ) in summary
     assert "corrected resampled t-test of Nadeau & Bengio (2003) over the 3 folds x 2" in summary
     assert "Small test part" not in summary  # 150 samples tested per seed, pooled over folds
+    assert "per-sample analyses use the first seed's models of its first fold" in summary
+    assert "over 6 runs, folds x seeds)" in summary
 
 
 def test_a_resume_keeps_the_folds_and_refuses_another_cv(

@@ -511,7 +511,13 @@ def describe_scores(config: dict[str, Any]) -> str:
         f"{config.get('task', 'classification')} on {where}, {config.get('seeds')} seeds; "
         f"sorted by {config.get('metric')} ({direction} is better; mean over {over}, std the "
         f"sample standard deviation); 95% intervals and the paired test against the best "
-        f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05."
+        f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05"
+        + (
+            ". The per-sample analyses use the first seed's models of its first fold, on that "
+            "fold's test part."
+            if folds
+            else "."
+        )
     )
 
 
@@ -610,7 +616,8 @@ def save_results(
         summary.append(
             f"\nChosen on validation: {result.chosen.method} (mean validation "
             f"{result.chosen.metric} {result.chosen.score:.4g} over "
-            f"{result.chosen.seeds[result.chosen.method]} seeds)\n"
+            f"{result.chosen.seeds[result.chosen.method]} "
+            f"{'runs, folds x seeds' if result.config.get('cv') else 'seeds'})\n"
         )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
