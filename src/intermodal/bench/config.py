@@ -67,6 +67,10 @@ class BenchConfig:
             only where every modality is ordered.
         seeds, seed: seeds ``seed .. seed + seeds - 1``; seed s draws the split and seeds every
             method (the report analyses the models of the first).
+        cv: K-fold cross-validation of the whole data set instead of the 70/15/15 split: every
+            (method, seed, fold) is a run, seed s shuffles the folds, and the intervals and
+            paired tests are over the K x seeds replicates with the corrected resampled t-test
+            (see :mod:`intermodal.bench.crossval`); None: one split per seed.
         epochs, patience, batch_size: the training budget of every run.
         min_delta: the minimum relative improvement of the validation quantity that resets the
             patience (see :class:`~intermodal.training.stopping.EarlyStopping`).
@@ -109,6 +113,7 @@ class BenchConfig:
     signals: tuple[str, ...] = ()
     seeds: int = 3
     seed: int = 0
+    cv: int | None = None
     epochs: int = 100
     patience: int = 10
     min_delta: float = MIN_DELTA
@@ -159,6 +164,11 @@ class BenchConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         check_min_delta(self.min_delta)
+        if self.cv is not None and self.cv < 2:
+            raise ValueError(
+                f"cv must be 2 folds or more, got {self.cv}: K-fold cross-validation holds out "
+                "each of K folds once; leave it out (--cv) for one train/validation/test split"
+            )
         if not isinstance(self.jobs, int) or self.jobs < 0:
             raise ValueError(f"jobs must be a positive integer or 'auto', got {self.jobs!r}")
         if self.backend not in BACKENDS:
@@ -236,6 +246,7 @@ class BenchConfig:
             "modality_dropout": self.modality_dropout,
             "train_missing": self.train_missing,
             "backbones": dict(self.backbones),
+            "cv": self.cv,
         }
 
     def as_dict(self) -> dict[str, Any]:

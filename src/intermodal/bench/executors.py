@@ -1,8 +1,9 @@
 """Where the runs of a benchmark train: in this process, in worker processes, or on Ray.
 
-A run is one (method, seed) pair. Every executor calls :func:`run_task` with the same arguments,
-and a run seeds everything it uses from its seed, so the results do not depend on the executor
-(for the same number of threads per run). Finished runs come back one at a time, so the caller
+A run is one (method, seed) pair (a (method, seed, fold) triple under K-fold cross-validation).
+Every executor calls :func:`run_task` with the same arguments, and a run seeds everything it
+uses from its seed, so the results do not depend on the executor (for the same number of
+threads per run). Finished runs come back one at a time, so the caller
 saves each at once and an interrupted benchmark loses no finished run.
 """
 
@@ -21,11 +22,12 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from intermodal.bench.analyses import AnalysisSettings, model_analyses
+from intermodal.bench.crossval import replicate_split, with_fold
 from intermodal.bench.registry import Job
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import hide_at_random
 from intermodal.data.preprocessing import Preprocessor
-from intermodal.data.splits import DataSplits, split_dataset
+from intermodal.data.splits import DataSplits
 from intermodal.interrupts import exit_with_main, release_workers
 from intermodal.training.context import RunContext
 
@@ -33,17 +35,21 @@ from intermodal.training.context import RunContext
 @dataclass(frozen=True)
 class Task:
     """One run: ``job`` trained with ``context`` (its seed draws the split); with ``analyse``,
-    the report's per-model analyses of the trained model follow in the same process."""
+    the report's per-model analyses of the trained model follow in the same process. Under
+    K-fold cross-validation, ``fold`` of ``folds`` (see :mod:`intermodal.bench.crossval`)."""
 
     job: Job
     context: RunContext
     sentiment: bool = False
     train_missing: float = 0.0
     analyse: AnalysisSettings | None = None
+    fold: int | None = None
+    folds: int | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.job.name} s{self.context.seed}"
+        fold = "" if self.fold is None else f" f{self.fold}"
+        return f"{self.job.name} s{self.context.seed}{fold}"
 
 
 Result = tuple[dict[str, Any], nn.Module, Tensor, dict[str, Any]]
@@ -53,27 +59,38 @@ Outcome = tuple[Task, dict[str, Any], nn.Module, Tensor, dict[str, Any]]
 """A finished run: its task and its :data:`Result`."""
 
 
-def run_task(dataset: MultimodalDataset, task: Task, splits: dict[int, DataSplits]) -> Result:
+def run_task(
+    dataset: MultimodalDataset, task: Task, splits: dict[tuple[int, int | None], DataSplits]
+) -> Result:
     """Train and test one run (see :func:`intermodal.bench.runner.run_job`), then, with
     ``task.analyse``, analyse its model (see :func:`intermodal.bench.analyses.model_analyses`);
-    ``splits`` caches the standardized split of each seed."""
+    ``splits`` caches the standardized split of each (seed, fold). A run of a fold has its
+    ``fold`` in its row."""
     from intermodal.bench.runner import run_job
 
-    seed = task.context.seed
-    if seed not in splits:
-        splits[seed] = prepare_splits(dataset, seed, task.train_missing)
-    row, model, outputs = run_job(task.job, splits[seed], task.context, task.sentiment)
+    key = (task.context.seed, task.fold)
+    if key not in splits:
+        splits[key] = prepare_splits(dataset, key[0], task.train_missing, task.fold, task.folds)
+    row, model, outputs = run_job(task.job, splits[key], task.context, task.sentiment)
     analysed = {}
     if task.analyse is not None:
-        analysed = model_analyses(task.job.family, model, splits[seed].test, task.analyse)
-    return row, model, outputs, analysed
+        analysed = model_analyses(task.job.family, model, splits[key].test, task.analyse)
+    return with_fold(row, task.fold), model, outputs, analysed
 
 
-def prepare_splits(dataset: MultimodalDataset, seed: int, train_missing: float = 0.0) -> DataSplits:
-    """The split of ``seed`` preprocessed with :func:`split_preprocessor` (standardized with its
-    training part's statistics); with ``train_missing``, each modality of each training sample
-    is hidden with that probability (at least one kept), seeded by ``seed``."""
-    raw = split_dataset(dataset, seed=seed)
+def prepare_splits(
+    dataset: MultimodalDataset,
+    seed: int,
+    train_missing: float = 0.0,
+    fold: int | None = None,
+    folds: int | None = None,
+) -> DataSplits:
+    """The split of ``seed`` (or its fold ``fold`` of ``folds``, see
+    :func:`~intermodal.bench.crossval.replicate_split`) preprocessed with
+    :func:`split_preprocessor` (standardized with its training part's statistics); with
+    ``train_missing``, each modality of each training sample is hidden with that probability
+    (at least one kept), seeded by ``seed``."""
+    raw = replicate_split(dataset, seed, fold, folds)
     splits = Preprocessor.fit(raw.train).transform_splits(raw)
     if train_missing > 0:
         train = hide_at_random(splits.train, train_missing, seed=seed)
@@ -81,10 +98,12 @@ def prepare_splits(dataset: MultimodalDataset, seed: int, train_missing: float =
     return splits
 
 
-def split_preprocessor(dataset: MultimodalDataset, seed: int) -> Preprocessor:
-    """The preprocessing of the runs of ``seed``, fitted on the training part of its split:
-    what a model of those runs is saved with, so that it reads raw data."""
-    return Preprocessor.fit(split_dataset(dataset, seed=seed).train)
+def split_preprocessor(
+    dataset: MultimodalDataset, seed: int, fold: int | None = None, folds: int | None = None
+) -> Preprocessor:
+    """The preprocessing of the runs of ``seed`` (and ``fold``), fitted on the training part of
+    its split: what a model of those runs is saved with, so that it reads raw data."""
+    return Preprocessor.fit(replicate_split(dataset, seed, fold, folds).train)
 
 
 _WORKER: dict[str, Any] = {}
@@ -138,7 +157,7 @@ def run_serial(
     **_: Any,
 ) -> Iterator[Outcome]:
     """Each run in this process, in order."""
-    splits: dict[int, DataSplits] = {}
+    splits: dict[tuple[int, int | None], DataSplits] = {}
     for task in tasks:
         if running is not None:
             running([task.label])

@@ -3,6 +3,7 @@
 Layout::
 
     runs/METHOD__seedS.json   one finished run each, written as soon as it finishes
+                              (runs/METHOD__seedS__foldF.json under --cv K)
     runs/METHOD__seedS.npy    its test outputs (logits or values), for intervals and tests
     models/METHOD/            the first seed's model of each method with its preprocessing
                               (config.json + model.safetensors): it predicts on raw data
@@ -459,20 +460,26 @@ class ResultsFolder:
             write_text_atomic(path, json.dumps({"format": FORMAT, **settings}, indent=2))
 
     # --- runs and models ---------------------------------------------------------------------
-    def run_file(self, method: str, seed: int) -> Path:
-        return self.path / "runs" / f"{file_name(method)}__seed{seed}.json"
+    def run_file(self, method: str, seed: int, fold: int | None = None) -> Path:
+        """``runs/METHOD__seedS.json``, or ``runs/METHOD__seedS__foldF.json`` for a fold."""
+        suffix = "" if fold is None else f"__fold{fold}"
+        return self.path / "runs" / f"{file_name(method)}__seed{seed}{suffix}.json"
 
     def model_dir(self, method: str) -> Path:
         return self.path / "models" / file_name(method)
 
-    def finished(self, method: str, seed: int) -> tuple[dict[str, Any], Tensor] | None:
-        """The saved row and test outputs of a finished run when resuming, or None when it must
-        run (not saved, unreadable, or its seed-0 model is missing)."""
-        path = self.run_file(method, seed)
+    def finished(
+        self, method: str, seed: int, fold: int | None = None
+    ) -> tuple[dict[str, Any], Tensor] | None:
+        """The saved row and test outputs of a finished run (of ``fold`` under K-fold
+        cross-validation) when resuming, or None when it must run (not saved, unreadable, or
+        its seed-0 model, of the first fold, is missing)."""
+        path = self.run_file(method, seed, fold)
         outputs_path = path.with_suffix(".npy")
         if not (self.resume and path.is_file() and outputs_path.is_file()):
             return None
-        if seed == 0 and not (self.model_dir(method) / "config.json").is_file():
+        first = seed == 0 and fold in (None, 0)
+        if first and not (self.model_dir(method) / "config.json").is_file():
             return None
         try:
             row = json.loads(path.read_text())
@@ -483,8 +490,9 @@ class ResultsFolder:
         return (row, outputs) if isinstance(row, dict) else None
 
     def save_run(self, row: dict[str, Any], outputs: Tensor) -> None:
-        """Save a finished run: its outputs first, then the row that marks it finished."""
-        path = self.run_file(row["method"], row["seed"])
+        """Save a finished run: its outputs first, then the row that marks it finished (its
+        ``fold``, where it has one, is in its file name)."""
+        path = self.run_file(row["method"], row["seed"], row.get("fold"))
         buffer = io.BytesIO()
         np.save(buffer, outputs.numpy(), allow_pickle=False)
         write_bytes_atomic(path.with_suffix(".npy"), buffer.getvalue())

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from intermodal.analysis import model_cost
+from intermodal.bench import crossval
 from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analyses, to_json
 from intermodal.bench.collapse import collapse
 from intermodal.bench.config import BenchConfig
@@ -60,8 +61,9 @@ class AnalysisInterrupted(KeyboardInterrupt):
 
 @dataclass
 class BenchResult:
-    """``runs``: one row per (method, seed); ``leaderboard``: one row per method, best first;
-    ``analysis``: the typed results of the analysis suite on the first seed's models;
+    """``runs``: one row per (method, seed), or (method, seed, fold) under ``--cv``;
+    ``leaderboard``: one row per method, best first; ``analysis``: the typed results of the
+    analysis suite on the first seed's models (of its first fold under ``--cv``);
     ``models``: those models (reading preprocessed data), ``preprocessor``: the first seed's
     preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`),
     ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`);
@@ -219,7 +221,9 @@ def leaderboard(
         columns[f"{VALIDATION_PREFIX}{name}_mean"] = grouped[VALIDATION_PREFIX + name].mean()
     for cost in COSTS:
         columns[cost] = grouped[cost].first() if cost == "parameters" else grouped[cost].mean()
-    columns["seeds"] = grouped["seed"].count()
+    columns["seeds"] = grouped["seed"].nunique()
+    if "fold" in runs:  # K-fold cross-validation: the replicates are folds x seeds
+        columns["folds"] = grouped["fold"].nunique()
     if COLLAPSED in runs:
         columns[COLLAPSED] = grouped[COLLAPSED].sum().astype(int)
     table = pd.DataFrame(columns)
@@ -328,8 +332,12 @@ def run_benchmark(
     :mod:`intermodal.bench.analyses`); its per-model parts (EMAP, the subset table) run with each
     first-seed run, in parallel where the runs are.
 
-    Every seed's split is drawn before anything is written; a benchmark that fails or is stopped
-    before its first run is saved leaves ``folder`` as it found it (see
+    With ``config.cv`` (K), K-fold cross-validation replaces the per-seed split: every
+    (method, seed, fold) is a run, and the intervals and paired tests are the corrected
+    resampled t-test over the K x seeds replicates (see :mod:`intermodal.bench.crossval`).
+
+    Every seed's split (or folds) is drawn before anything is written; a benchmark that fails or
+    is stopped before its first run is saved leaves ``folder`` as it found it (see
     :meth:`ResultsFolder.rollback`).
     """
     config = (config or BenchConfig()).with_(**settings)
@@ -353,8 +361,12 @@ def _run_benchmark(
     started = time.perf_counter()
     dataset = prepare_dataset(dataset, config)
     # every seed's split first: one that cannot be drawn or learned is refused before any output
-    for seed in range(config.seed, config.seed + config.seeds):
-        split_dataset(dataset, seed=seed)
+    seeds = list(range(config.seed, config.seed + config.seeds))
+    if config.cv is not None:
+        crossval.check_cv(dataset, config.cv, seeds)
+    else:
+        for seed in seeds:
+            split_dataset(dataset, seed=seed)
     if folder is not None:  # before any work: a resume with other settings is refused first
         folder.bind(run_settings(config, dataset))
     cache_use: dict[str, Any] = {}
@@ -376,18 +388,20 @@ def _run_benchmark(
             "method such as unimodal already runs every modality); list each run once"
         )
     execute = _executor(config)
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
-    outputs: dict[tuple[str, int], Tensor] = {}
+    rows: dict[tuple[str, int, int | None], dict[str, Any]] = {}
+    outputs: dict[tuple[str, int, int | None], Tensor] = {}
     models: dict[str, nn.Module] = {}
     per_model: dict[str, dict[str, Any]] = {}
     tasks = []
-    seeds = list(range(config.seed, config.seed + config.seeds))
+    replicates = crossval.replicates(seeds, config.cv)  # (seed, fold) pairs
     first = seeds[0]
-    preprocessor = split_preprocessor(dataset, first)  # saved with the first seed's models
+    # saved with the first seed's models (of its first fold under --cv)
+    preprocessor = split_preprocessor(dataset, *replicates[0], config.cv)
     analyse = analysis_settings if config.report else None
-    for seed in seeds:
+    for seed, fold in replicates:
         for job in jobs:
-            saved = folder.finished(job.name, seed) if folder else None
+            key = crossval.run_key(job.name, seed, fold)
+            saved = folder.finished(*key) if folder else None
             if saved is None:
                 tasks.append(
                     Task(
@@ -395,15 +409,17 @@ def _run_benchmark(
                         config.context(seed),
                         config.sentiment,
                         config.train_missing,
-                        analyse if seed == first else None,
+                        analyse if (seed, fold) == replicates[0] else None,
+                        fold,
+                        config.cv,
                     )
                 )
                 continue
-            rows[job.name, seed], outputs[job.name, seed] = saved
-            if seed == first and folder is not None:
+            rows[key], outputs[key] = saved
+            if (seed, fold) == replicates[0] and folder is not None:
                 models[job.name] = bare_model(folder.load_model(job.name))
     bar = tqdm(
-        total=len(jobs) * config.seeds,
+        total=len(jobs) * len(replicates),
         initial=len(rows),
         disable=not config.progress,
         unit="run",
@@ -419,32 +435,32 @@ def _run_benchmark(
             dataset, tasks, workers=workers, threads=config.context().threads, running=show
         )
         for task, row, model, test_outputs, analysed in finished:
-            key = (task.job.name, task.context.seed)
+            key = crossval.run_key(task.job.name, task.context.seed, task.fold)
             rows[key], outputs[key] = row, test_outputs
             if folder is not None:
                 folder.save_run(row, test_outputs)
-            if task.context.seed == first:
+            if (task.context.seed, task.fold) == replicates[0]:
                 models[task.job.name], per_model[task.job.name] = model, analysed
                 if folder is not None:
                     folder.save_model(task.job.name, Pipeline(preprocessor, model))
             bar.update()
     finally:
         bar.close()
-    order = [(job.name, seed) for seed in seeds for job in jobs]
+    order = [crossval.run_key(job.name, *rep) for rep in replicates for job in jobs]
     runs = pd.DataFrame([rows[key] for key in order])
-    test_splits = [prepare_splits(dataset, s).test for s in seeds]
-    test_targets = dict(zip(seeds, (part.targets for part in test_splits), strict=True))
+    test_splits = [prepare_splits(dataset, s, 0.0, f, config.cv).test for s, f in replicates]
+    test_targets = dict(zip(replicates, (part.targets for part in test_splits), strict=True))
     runs[COLLAPSED] = [
-        collapse(dataset.task, outputs[key], test_targets[key[1]]) is not None for key in order
+        collapse(dataset.task, outputs[key], test_targets[key[1:]]) is not None for key in order
     ]
     counted, _ = counted_runs(runs)
-    ranked = [job.name for job in jobs if job.name in set(counted["method"])]
+    tested = {
+        job.name: [outputs[crossval.run_key(job.name, *rep)] for rep in replicates] for job in jobs
+    }
+    ratio = None if config.cv is None else crossval.correction_ratio(config.cv)
+    ranked = {name: tested[name] for name in tested if name in set(counted["method"])}
     tests = (
-        significance(
-            {name: [outputs[name, s] for s in seeds] for name in ranked},
-            [part.targets for part in test_splits],
-            metric,
-        )
+        significance(ranked, [part.targets for part in test_splits], metric, test_train_ratio=ratio)
         if ranked
         else None
     )
@@ -457,6 +473,8 @@ def _run_benchmark(
         if config.progress:
             print("analysing the first seed's models for the report ...", file=sys.stderr)
         first_runs = runs[runs["seed"] == first]
+        if "fold" in first_runs:  # the first seed's first fold
+            first_runs = first_runs[first_runs["fold"] == replicates[0][1]]
         scores = first_runs.set_index("method")[metric.name]
         inputs = AnalysisInput(
             data=dataset,
@@ -474,9 +492,8 @@ def _run_benchmark(
             analysis = run_analyses(inputs, analysis_settings)
         except KeyboardInterrupt as stop:
             raise AnalysisInterrupted(signal_of(stop)) from None
-    tested = {job.name: [outputs[job.name, s] for s in seeds] for job in jobs}
     targets, wall = [part.targets for part in test_splits], time.perf_counter() - started
-    verdict = record_verdict(dataset, config, runs, tested, targets, metric, seeds, wall)
+    verdict = record_verdict(dataset, config, runs, tested, targets, metric, seeds, wall, ratio)
     return BenchResult(
         dataset.name,
         runs,
@@ -506,11 +523,22 @@ def _run_benchmark(
 def describe_scores(config: dict[str, Any]) -> str:
     """One sentence on what the leaderboard shows."""
     direction = "higher" if config.get("higher_is_better", True) else "lower"
+    folds = config.get("cv")
+    where, over = "the test split", "seeds"
+    if folds:
+        where = f"the held-out folds of {folds}-fold cross-validation"
+        over = f"the {folds} folds x {config.get('seeds')} seeds"
     return (
-        f"{config.get('task', 'classification')} on the test split, {config.get('seeds')} seeds; "
-        f"sorted by {config.get('metric')} ({direction} is better; mean over seeds, std the "
+        f"{config.get('task', 'classification')} on {where}, {config.get('seeds')} seeds; "
+        f"sorted by {config.get('metric')} ({direction} is better; mean over {over}, std the "
         f"sample standard deviation); 95% intervals and the paired test against the best "
-        f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05."
+        f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05"
+        + (
+            ". The per-sample analyses use the first seed's models of its first fold, on that "
+            "fold's test part."
+            if folds
+            else "."
+        )
     )
 
 
@@ -621,7 +649,8 @@ def save_results(
         summary.append(
             f"\nChosen on validation: {result.chosen.method} (mean validation "
             f"{result.chosen.metric} {result.chosen.score:.4g} over "
-            f"{result.chosen.seeds[result.chosen.method]} seeds)\n"
+            f"{result.chosen.seeds[result.chosen.method]} "
+            f"{'runs, folds x seeds' if result.config.get('cv') else 'seeds'})\n"
         )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")

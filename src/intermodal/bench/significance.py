@@ -5,6 +5,14 @@ With at least five seeds the seeds are the samples: a Student t interval over th
 scores and a paired t-test on the per-seed differences with the best method. With fewer seeds
 the test samples are: a percentile bootstrap over test samples, the same resampled indices for
 every method (so the comparison is paired), the score averaged over seeds in each replicate.
+
+Under K-fold cross-validation (``--cv K``, see :mod:`intermodal.bench.crossval`) the replicates
+are the J = K x seeds (fold, seed) runs, whose training sets overlap, so their scores are
+correlated and the plain t-test's variance ``s^2 / J`` is too small. The corrected resampled
+t-test of Nadeau & Bengio ("Inference for the Generalization Error", Machine Learning 52, 2003)
+replaces it by ``(1/J + n_test/n_train) s^2`` and keeps J - 1 degrees of freedom (for repeated
+K-fold cross-validation, Bouckaert & Frank, "Evaluating the Replicability of Significance Tests
+for Comparing Learning Algorithms", PAKDD 2004): :func:`corrected_t`.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ MIN_SEEDS = 5
 """From this many seeds on, intervals and tests are over seeds instead of test samples."""
 ALPHA = 0.05
 """Level of the intervals (95%) and of the test that marks a method as tied with the best."""
+
+CORRECTED = "corrected resampled t over folds x seeds"
+"""``Significance.method`` and ``Difference.method`` under K-fold cross-validation."""
 
 PerSample = Callable[[Tensor, Tensor], Tensor]
 
@@ -48,7 +59,7 @@ class Significance:
     """Per method: the interval ``(low, high)`` of its mean score, the p-value of a paired test
     against the best method (1 for the best itself) and whether it is tied with the best
     (p >= ``ALPHA``). ``method`` says how: ``t over seeds`` or ``bootstrap over test
-    samples``."""
+    samples``, or :data:`CORRECTED` (folds x seeds under cross-validation)."""
 
     low: dict[str, float]
     high: dict[str, float]
@@ -87,22 +98,77 @@ def _replicate_scores(
     return result
 
 
+@dataclass(frozen=True)
+class CorrectedT:
+    """The corrected resampled t statistics of J replicate values (scores, or paired
+    differences): their ``mean``, the corrected variance of the mean
+    ``(1/J + n_test/n_train) s^2`` (``variance``), the 95% interval ``(low, high)`` of the mean
+    and the two-sided p-value of a zero mean, on a t distribution with J - 1 degrees of
+    freedom."""
+
+    mean: float
+    variance: float
+    low: float
+    high: float
+    p_value: float
+
+
+def corrected_t(values: Sequence[float] | np.ndarray, test_train_ratio: float) -> CorrectedT:
+    """The corrected resampled t-test of Nadeau & Bengio (2003) over J replicates whose training
+    sets overlap (the folds x seeds of repeated K-fold cross-validation).
+
+    With the replicate values ``x_j`` (a method's score on each (seed, fold), or the difference
+    of two methods' scores), ``s^2`` their sample variance (ddof 1) and ``n_test / n_train`` the
+    ratio of test to training samples of one replicate, the variance of the mean is
+    ``(1/J + n_test/n_train) s^2`` instead of ``s^2 / J``; the statistic
+    ``mean / sqrt(variance)`` is compared with Student's t with ``J - 1`` degrees of freedom.
+
+    Args:
+        values: ``(J,)`` replicate values, J >= 2.
+        test_train_ratio: ``n_test / n_train`` of one replicate (about ``1 / (K - 1)`` for K
+            folds; the training samples are those a model is given, its inner validation
+            part included).
+
+    A set of values with no spread is a point: its interval is the mean itself, and its
+    p-value is 1 for a zero mean and 0 otherwise.
+    """
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"the corrected t-test needs at least 2 replicates, got {x.shape}")
+    if not test_train_ratio > 0:
+        raise ValueError(f"n_test / n_train must be positive, got {test_train_ratio}")
+    count = len(x)
+    mean = float(x.mean())
+    variance = (1.0 / count + test_train_ratio) * float(x.var(ddof=1))
+    if variance == 0:
+        return CorrectedT(mean, 0.0, mean, mean, 1.0 if mean == 0 else 0.0)
+    scale = float(np.sqrt(variance))
+    half = float(stats.t.ppf(1 - ALPHA / 2, df=count - 1)) * scale
+    p_value = float(2 * stats.t.sf(abs(mean) / scale, df=count - 1))
+    return CorrectedT(mean, variance, mean - half, mean + half, p_value)
+
+
 def significance(
     outputs: Mapping[str, Sequence[Tensor]],
     targets: Sequence[Tensor],
     metric: Metric,
     replicates: int = REPLICATES,
     seed: int = 0,
+    test_train_ratio: float | None = None,
 ) -> Significance:
     """Intervals and paired tests for methods evaluated on the same test splits.
 
     Args:
         outputs: method -> its test outputs per seed (``(N_s, K)`` logits or values), in seed
-            order; every method has the same seeds.
-        targets: the test targets of each seed's split.
+            order; every method has the same seeds. Under cross-validation, per (seed, fold)
+            replicate.
+        targets: the test targets of each seed's split (or of each replicate).
         metric: the leaderboard's metric (its direction decides which method is best).
         replicates: bootstrap replicates (fewer than ``MIN_SEEDS`` seeds).
         seed: seeds the bootstrap.
+        test_train_ratio: under K-fold cross-validation, ``n_test / n_train`` of a replicate:
+            the intervals and the paired tests are then the corrected resampled t over the
+            replicates (:func:`corrected_t`), whatever their number.
     """
     seeds = len(targets)
     if any(len(runs) != seeds for runs in outputs.values()):
@@ -114,7 +180,14 @@ def significance(
     sign = 1.0 if metric.higher_is_better else -1.0
     best = max(per_seed, key=lambda name: sign * per_seed[name].mean())
     low, high, p_value = {}, {}, {}
-    if seeds >= MIN_SEEDS:
+    if test_train_ratio is not None:
+        how = CORRECTED
+        for name, values in per_seed.items():
+            interval = corrected_t(values, test_train_ratio)
+            low[name], high[name] = interval.low, interval.high
+            paired = corrected_t(per_seed[best] - values, test_train_ratio)
+            p_value[name] = 1.0 if name == best else paired.p_value
+    elif seeds >= MIN_SEEDS:
         how = "t over seeds"
         quantile = stats.t.ppf(1 - ALPHA / 2, df=seeds - 1)
         for name, values in per_seed.items():
@@ -155,7 +228,8 @@ class Difference:
     """The paired difference ``a - b`` between two methods' mean test scores on the same test
     samples and seeds: ``estimate`` (the mean over seeds of the per-seed differences), the 95%
     interval ``(low, high)`` of it, the two-sided p-value of no difference, and ``method``
-    (``t over seeds`` or ``bootstrap over test samples``, as :func:`significance` decides)."""
+    (``t over seeds``, ``bootstrap over test samples`` or :data:`CORRECTED`, as
+    :func:`significance` decides)."""
 
     estimate: float
     low: float
@@ -171,6 +245,7 @@ def paired_difference(
     metric: Metric,
     replicates: int = REPLICATES,
     seed: int = 0,
+    test_train_ratio: float | None = None,
 ) -> Difference:
     """The paired test between two specific methods (``p_vs_best`` tests each against the best
     only), with :func:`significance`'s rule and resampling: from ``MIN_SEEDS`` seeds on, a t
@@ -184,6 +259,10 @@ def paired_difference(
         targets: the test targets of each seed's split.
         metric: the metric compared (the difference is in its units, ``a - b``: positive means
             ``a`` scores higher, whatever the metric's direction).
+        test_train_ratio: under K-fold cross-validation (the outputs and targets are then per
+            (seed, fold) replicate), ``n_test / n_train`` of a replicate: the interval and the
+            p-value are the corrected resampled t-test (:func:`corrected_t`) on the
+            per-replicate differences.
     """
     seeds = len(targets)
     if len(a) != seeds or len(b) != seeds:
@@ -191,6 +270,9 @@ def paired_difference(
     score_a = np.array([metric.compute(out, y) for out, y in zip(a, targets, strict=True)])
     score_b = np.array([metric.compute(out, y) for out, y in zip(b, targets, strict=True)])
     estimate = float(score_a.mean() - score_b.mean())
+    if test_train_ratio is not None:
+        paired = corrected_t(score_a - score_b, test_train_ratio)
+        return Difference(estimate, paired.low, paired.high, paired.p_value, CORRECTED)
     if seeds >= MIN_SEEDS:
         difference = score_a - score_b
         spread = difference.std(ddof=1)

@@ -11,9 +11,10 @@ optimistic. The chosen method's test score and 95% interval are compared with
 
 each by a paired test between the two methods on the same test samples and seeds
 (:func:`~intermodal.bench.significance.paired_difference`: a bootstrap over test samples with
-fewer than five seeds, a t-test over seeds from five on). Where the chosen method itself reads
-one modality, it is compared with the best model on validation that reads several; where it is
-a classical baseline, with the best neural one.
+fewer than five seeds, a t-test over seeds from five on; under K-fold cross-validation, the
+corrected resampled t-test of Nadeau & Bengio 2003 over the folds x seeds). Where the chosen
+method itself reads one modality, it is compared with the best model on validation that reads
+several; where it is a classical baseline, with the best neural one.
 
 The checklist follows the reliability checklist that closes Rheude, Eils & Wild, "Fusion or
 Confusion? Multimodal Complexity Is Not All You Need" (arXiv 2512.22991, 2025). Its text was
@@ -45,6 +46,7 @@ from torch import Tensor
 from intermodal.bench.selection import chosen_on_validation
 from intermodal.bench.significance import (
     ALPHA,
+    CORRECTED,
     MIN_SEEDS,
     REPLICATES,
     paired_difference,
@@ -121,6 +123,7 @@ def decide(
     metric: Metric,
     modalities: Sequence[str],
     seed: int = 0,
+    test_train_ratio: float | None = None,
 ) -> dict[str, Any]:
     """The verdict's numbers, as JSON values (``results.json``'s ``verdict.comparison``).
 
@@ -132,6 +135,10 @@ def decide(
         metric: the leaderboard's metric (its direction decides what is better).
         modalities: the data set's modalities (a method reads one when it is ``name[m]``).
         seed: seeds the bootstrap (the leaderboard's intervals use 0).
+        test_train_ratio: under K-fold cross-validation (``outputs`` and ``targets`` are then
+            per (seed, fold) replicate), ``n_test / n_train`` of a replicate: the intervals and
+            paired tests are the corrected resampled t-test over the replicates
+            (:func:`~intermodal.bench.significance.corrected_t`).
 
     Returns:
         ``chosen`` (the method chosen on validation: its validation and test scores, the 95%
@@ -142,13 +149,18 @@ def decide(
         ``test_maximum``, ``not_counted``; None where a part does not apply.
     """
     counted, not_counted = counted_runs(runs)
+    ratio = test_train_ratio
     record: dict[str, Any] = {
         "metric": metric.name,
         "higher_is_better": metric.higher_is_better,
         "alpha": ALPHA,
         "seeds": len(targets),
         "paired_test": (
-            "t over seeds" if len(targets) >= MIN_SEEDS else "bootstrap over test samples"
+            CORRECTED
+            if test_train_ratio is not None
+            else "t over seeds"
+            if len(targets) >= MIN_SEEDS
+            else "bootstrap over test samples"
         ),
         "replicates": REPLICATES,
         "modalities": list(modalities),
@@ -160,6 +172,9 @@ def decide(
         "neural": None,
         "test_maximum": None,
     }
+    if ratio is not None:  # the replicates are folds x seeds
+        seeds = int(runs["seed"].nunique()) if "seed" in runs and len(runs) else 1
+        record.update(seeds=seeds, folds=len(targets) // seeds, test_train_ratio=ratio)
     choice = chosen_on_validation(counted, metric)
     if choice is None:
         return record
@@ -192,7 +207,9 @@ def decide(
         roles["classical"] = classical
     others = {role: best_of([m for m in names if m != chosen]) for role, names in roles.items()}
     involved = [chosen, *dict.fromkeys(m for m in others.values() if m is not None)]
-    tests = significance({m: outputs[m] for m in involved}, targets, metric, seed=seed)
+    tests = significance(
+        {m: outputs[m] for m in involved}, targets, metric, seed=seed, test_train_ratio=ratio
+    )
 
     def describe(method: str) -> dict[str, Any]:
         return {
@@ -215,7 +232,9 @@ def decide(
     for role, other in others.items():
         if other is None:
             continue
-        difference = paired_difference(outputs[chosen], outputs[other], targets, metric, seed=seed)
+        difference = paired_difference(
+            outputs[chosen], outputs[other], targets, metric, seed=seed, test_train_ratio=ratio
+        )
         record[role] = {
             **describe(other),
             "among": [m for m in roles[role] if m != chosen],
@@ -263,9 +282,10 @@ def record_protocol(
     dataset: Any, config: Any, seeds: Sequence[int], wall_time_s: float
 ) -> dict[str, Any]:
     """The facts of the run that the checklist reports and no run row holds (``results.json``'s
-    ``verdict.protocol``): the data set's size, how it was split, each seed's part sizes and
-    test samples with an absent modality, the wall time of the benchmark (training, testing
-    and analyses), and its compute (jobs, threads per run, backend, device, cores).
+    ``verdict.protocol``): the data set's size, how it was split, each seed's (under ``--cv``,
+    each seed's and fold's) part sizes and test samples with an absent modality, the wall time
+    of the benchmark (training, testing and analyses), and its compute (jobs, threads per run,
+    backend, device, cores).
 
     Args:
         dataset: the data set the benchmark ran on (after ``--modalities``).
@@ -273,16 +293,18 @@ def record_protocol(
         seeds: the seeds, in order.
         wall_time_s: seconds from the benchmark's start until its analyses ended.
     """
-    from intermodal.data.splits import split_dataset
+    from intermodal.bench import crossval
     from intermodal.training.context import available_cores
 
+    folds = getattr(config, CV, None)
     parts = []
-    for seed in seeds:
-        train, val, test = split_dataset(dataset, seed=seed)
+    for seed, fold in crossval.replicates(seeds, folds):
+        train, val, test = crossval.replicate_split(dataset, seed, fold, folds)
         present = torch.stack([test.masks[m] for m in test.modality_names]).all(dim=0)
         parts.append(
             {
                 "seed": seed,
+                **({} if fold is None else {FOLD: fold}),
                 "train": len(train),
                 "val": len(val),
                 "test": len(test),
@@ -291,7 +313,7 @@ def record_protocol(
         )
     return {
         "samples": len(dataset),
-        "split": describe_split(dataset),
+        "split": describe_split(dataset) if folds is None else crossval.describe(dataset, folds),
         "parts": parts,
         "wall_time_s": wall_time_s,
         "jobs": config.jobs if config.backend == "ray" else config.workers,
@@ -311,11 +333,21 @@ def record(
     metric: Metric,
     seeds: Sequence[int],
     wall_time_s: float,
+    test_train_ratio: float | None = None,
 ) -> dict[str, Any]:
     """``results.json``'s ``verdict``: ``comparison`` (:func:`decide`) and ``protocol``
-    (:func:`record_protocol`), for a benchmark of ``config`` on ``dataset``."""
+    (:func:`record_protocol`), for a benchmark of ``config`` on ``dataset`` (under K-fold
+    cross-validation, ``outputs`` and ``targets`` per (seed, fold) and ``test_train_ratio``
+    the correction of the paired tests)."""
     return {
-        "comparison": decide(runs, outputs, targets, metric, dataset.modality_names),
+        "comparison": decide(
+            runs,
+            outputs,
+            targets,
+            metric,
+            dataset.modality_names,
+            test_train_ratio=test_train_ratio,
+        ),
         "protocol": record_protocol(dataset, config, seeds, wall_time_s),
     }
 
@@ -548,9 +580,12 @@ def small_test(
     verdict: Mapping[str, Any], protocol: Mapping[str, Any] | None, folds: int | None = None
 ) -> str | None:
     """A warning where the test part of a seed holds fewer than :data:`SMALL_TEST` samples:
-    the interval width it implies, and the recommendation of ``--cv K``; None otherwise, and
-    under K-fold cross-validation (``folds``), where every sample is tested once per seed."""
-    if not protocol or not protocol.get("parts") or folds:
+    the interval width it implies, and the recommendation of ``--cv K``; None otherwise. Under
+    K-fold cross-validation (``folds``) a seed tests every sample once, pooled over its folds:
+    the warning then stands only where the whole data set is that small (:func:`_small_data`)."""
+    if folds:
+        return _small_data(verdict, protocol, folds)
+    if not protocol or not protocol.get("parts"):
         return None
     sizes = [part["test"] for part in protocol["parts"]]
     smallest = min(sizes)
@@ -580,6 +615,36 @@ def small_test(
     return (
         text + f". Run with --cv K (e.g. --cv 5): K-fold cross-validation tests every sample"
         f"{every} once per seed, so the intervals and paired tests rest on all of them."
+    )
+
+
+def _small_data(
+    verdict: Mapping[str, Any], protocol: Mapping[str, Any] | None, folds: int
+) -> str | None:
+    """Under ``--cv folds``: a warning where even the pooled folds of a seed, every sample of
+    the data set, hold fewer than :data:`SMALL_TEST` samples; None otherwise."""
+    total = (protocol or {}).get("samples")
+    if not total or total >= SMALL_TEST:
+        return None
+    text = (
+        f"Small data: pooled over the {folds} folds, each seed tests every sample once, all "
+        f"{total} of them (fewer than {SMALL_TEST}), so intervals stay wide"
+    )
+    chosen = verdict.get("chosen")
+    if chosen is not None and verdict.get("metric") == "accuracy":
+        low, high = wilson(chosen["test"], total)
+        text += (
+            f": an accuracy of {_score(chosen['test'])} on {total} samples has a 95% (Wilson) "
+            f"interval of [{low:.3f}, {high:.3f}] for one seed"
+        )
+    if chosen is not None:
+        text += (
+            f"; {chosen['method']}'s corrected interval over the {folds} folds x "
+            f"{verdict.get('seeds', 0)} seeds here is {_score(chosen['high'] - chosen['low'])} "
+            "wide"
+        )
+    return (
+        text + ". More seeds do not narrow it much (the folds share their samples); more data do."
     )
 
 
@@ -655,18 +720,20 @@ def _splits_item(results: Mapping[str, Any], protocol: Mapping[str, Any]) -> str
     config = results.get("config", {})
     seeds, first = int(config.get("seeds", 0)), int(config.get("first_seed", 0))
     listed = ", ".join(str(first + s) for s in range(seeds))
-    text = f"{seeds} seed{'s' if seeds != 1 else ''} ({listed}), the same split for every method"
+    folds = cv_folds(results)
+    same = "the same folds" if folds else "the same split"
+    text = f"{seeds} seed{'s' if seeds != 1 else ''} ({listed}), {same} for every method"
     if protocol:
         sizes = []
         for part, word in (("train", "train"), ("val", "validation"), ("test", "test")):
             values = sorted({p[part] for p in protocol["parts"]})
             shown = f"{values[0]:,}" if len(values) == 1 else f"{values[0]:,} to {values[-1]:,}"
             sizes.append(f"{word} {shown}")
+        per = "fold" if folds and any(FOLD in p for p in protocol["parts"]) else "seed"
         text += (
             f"; {protocol['split']}, of {protocol['samples']:,} samples: "
-            f"{', '.join(sizes)} samples per seed"
+            f"{', '.join(sizes)} samples per {per}"
         )
-    folds = cv_folds(results)
     text += (
         f"; {folds}-fold cross-validation, each sample tested once per seed"
         if folds
@@ -681,7 +748,15 @@ def _statistics_item(
     config = results.get("config", {})
     seeds = int(config.get("seeds", 0))
     how = config.get("intervals") or verdict.get("paired_test", "")
-    if how.startswith("bootstrap"):
+    if how == CORRECTED:
+        folds = cv_folds(results) or 0
+        method = (
+            f"the corrected resampled t-test of Nadeau & Bengio (2003) over the {folds} folds x "
+            f"{seeds} seeds (the variance of the mean times 1/J + n_test/n_train instead of 1/J, "
+            f"for the J = {folds * seeds} replicates' overlapping training sets; t with J - 1 "
+            "degrees of freedom)"
+        )
+    elif how.startswith("bootstrap"):
         method = (
             f"a percentile bootstrap over test samples ({verdict.get('replicates', REPLICATES)} "
             f"replicates, the same resampled samples for every method; under {MIN_SEEDS} seeds)"
