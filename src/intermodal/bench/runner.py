@@ -1,4 +1,23 @@
-"""The benchmark: train every method on one data set over several seeds and compare them."""
+"""The benchmark: train every method on one data set over several seeds and compare them.
+
+The protocol (every method, classical baselines and unimodal models included, the same way):
+
+1. **Tune on the first seed's training and validation data only**, with the same budget of
+   ``trials`` for every method (trial 0 is the method's defaults; see
+   :func:`~intermodal.tuning.tune`): cross-validated folds of the pooled training and
+   validation parts on small data (fewer than :data:`~intermodal.tuning.folds.SMALL_DATA`
+   samples), the fixed validation part otherwise (:func:`~intermodal.tuning.tuning_splits`).
+   The test part is never read while tuning. The defaults are kept unless the best trial beats
+   them by more than one standard error of the paired difference.
+2. **Train the chosen setting on every seed** (the seeds of a method as one stacked model where
+   its architecture allows, see :func:`~intermodal.training.stacked.fit_many`) and **test each
+   once**.
+3. Record the choice: ``results.json["tuning"][method]`` (every trial, its state and scores,
+   the chosen setting, the reason, the time), the runs' ``params`` column (``lr=0.003,
+   weight_decay=1e-05``), the leaderboard and the report.
+
+With ``trials`` 0 nothing is tuned: every run trains alone at the method's defaults.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +39,7 @@ from intermodal.bench.analyses import AnalysisInput, AnalysisSettings, run_analy
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.executors import (
     Task,
+    TaskResult,
     import_ray,
     prepare_splits,
     run_processes,
@@ -27,7 +47,7 @@ from intermodal.bench.executors import (
     run_serial,
     split_preprocessor,
 )
-from intermodal.bench.registry import Job, resolve_methods
+from intermodal.bench.registry import Job, resolve_methods, with_spaces
 from intermodal.bench.results import FORMAT, ResultsFolder
 from intermodal.bench.selection import VALIDATION_PREFIX, Choice, chosen_on_validation
 from intermodal.bench.significance import Significance, significance
@@ -44,6 +64,8 @@ from intermodal.models.pipeline import Pipeline, bare_model
 from intermodal.saving import save_model
 from intermodal.training.context import RunContext
 from intermodal.training.fit import FitResult, seed_everything
+from intermodal.training.stacked import fit_many
+from intermodal.tuning import TuningResult, apply_params, tune, tuning_splits
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
@@ -61,7 +83,9 @@ class BenchResult:
     ``analysis``: the typed results of the analysis suite on the first seed's models;
     ``models``: those models (reading preprocessed data), ``preprocessor``: the first seed's
     preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`),
-    ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`)."""
+    ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`);
+    ``tuning``: method -> its tuning record (:meth:`~intermodal.tuning.TuningResult.as_dict`;
+    empty without ``trials``)."""
 
     dataset: str
     runs: pd.DataFrame
@@ -74,6 +98,7 @@ class BenchResult:
     preprocessor: Preprocessor | None = field(default=None, repr=False)
     chosen: Choice | None = None
     verdict: dict[str, Any] | None = None
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def pipeline(self, method: str | None = None) -> Pipeline:
         """The first seed's model of ``method`` (default: the one chosen on validation) with
@@ -120,6 +145,19 @@ def run_job(
     start = time.perf_counter()
     result = train_job(job, data, context)
     train_time = time.perf_counter() - start
+    return test_job(job, data, context, result, train_time, sentiment)
+
+
+def test_job(
+    job: Job,
+    data: DataSplits,
+    context: RunContext,
+    result: FitResult,
+    train_time: float,
+    sentiment: bool = False,
+) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    """Test a trained run once (``data``: its splits as the method sees them): its result row
+    (see :func:`run_job`), its model and its test outputs."""
     outputs = predict_outputs(result.model, data.test)
     test = data.test.batch()
     cost = model_cost(result.model, test.inputs, test.mask)
@@ -142,6 +180,63 @@ def run_job(
         "latency_ms": cost.latency_ms_per_sample,
     }
     return row, result.model, outputs
+
+
+def run_jobs(
+    job: Job,
+    splits: Sequence[DataSplits],
+    contexts: Sequence[RunContext],
+    params: dict[str, Any] | Any,
+    sentiment: bool = False,
+) -> list[tuple[dict[str, Any], nn.Module, Tensor]]:
+    """Build, train and test ``job`` with the setting ``params`` on several seeds (one split
+    and one context per seed, the splits of equal sizes): the seeds train as one stacked model
+    where the method's models stack, else one at a time (the reason is logged once, see
+    :func:`~intermodal.training.stacked.fit_many`); each is tested once. One row per seed, as
+    :func:`run_job` gives it; ``train_time_s`` is the seed's building time plus its share of
+    the stack's training time."""
+    views = [_view(split, job.modalities) for split in splits]
+    contexts = [apply_params(context, params) for context in contexts]
+    models, built = [], []
+    for view, context in zip(views, contexts, strict=True):
+        start = time.perf_counter()
+        seed_everything(context.seed)
+        models.append(job.build(view.train, context))
+        built.append(time.perf_counter() - start)
+    results = fit_many(models, views, contexts)
+    return [
+        test_job(job, view, context, result, seconds + result.train_time_s, sentiment)
+        for view, context, result, seconds in zip(views, contexts, results, built, strict=True)
+    ]
+
+
+def tune_job(
+    job: Job, raw: DataSplits, context: RunContext, trials: int, metric: str | None = None
+) -> TuningResult:
+    """Tune ``job`` with ``trials`` trials on the training and validation parts of ``raw`` (one
+    seed's unstandardized split; its test part is never read): cross-validated on small data,
+    the fixed validation part otherwise (:func:`~intermodal.tuning.tuning_splits`), trials
+    ranked by ``metric`` (default: the task's primary metric), seeded by ``context.seed``."""
+    folds = tuning_splits(raw, seed=context.seed)
+    return tune(
+        job.build,
+        folds,
+        context,
+        trials,
+        space=job.space,
+        modalities=job.modalities,
+        metric=metric,
+    )
+
+
+def describe_params(params: dict[str, Any] | Any) -> str:
+    """A chosen setting as one cell: ``lr=0.003, weight_decay=1e-05`` (reals to 4 significant
+    digits); ``defaults`` for a method without settings."""
+    cells = [
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in dict(params).items()
+    ]
+    return ", ".join(cells) or "defaults"
 
 
 def train_job(job: Job, splits: DataSplits, context: RunContext) -> FitResult:
@@ -212,6 +307,8 @@ def leaderboard(
     for cost in COSTS:
         columns[cost] = grouped[cost].first() if cost == "parameters" else grouped[cost].mean()
     columns["seeds"] = grouped["seed"].count()
+    if "params" in runs:  # the setting tuning chose (the same for every seed)
+        columns["params"] = grouped["params"].first()
     table = pd.DataFrame(columns)
     if tests is not None:
         table["ci_low"] = pd.Series(tests.low)
@@ -335,6 +432,33 @@ def run_benchmark(
             folder.close()
 
 
+def _collect(
+    task: Task,
+    result: TaskResult,
+    folder: ResultsFolder | None,
+    preprocessor: Preprocessor,
+    first: int,
+    rows: dict[tuple[str, int], dict[str, Any]],
+    outputs: dict[tuple[str, int], Tensor],
+    models: dict[str, nn.Module],
+    per_model: dict[str, dict[str, Any]],
+) -> None:
+    """Keep (and, with a results folder, save at once) what a finished task gave: its tuning
+    record first, then each run, and the first seed's model."""
+    name = task.job.name
+    if result.tuning is not None and folder is not None:
+        folder.save_tuning(name, result.tuning)
+    for row, model, test_outputs, analysed in result.runs:
+        seed = int(row["seed"])
+        rows[name, seed], outputs[name, seed] = row, test_outputs
+        if folder is not None:
+            folder.save_run(row, test_outputs)
+        if seed == first:
+            models[name], per_model[name] = model, analysed
+            if folder is not None:
+                folder.save_model(name, Pipeline(preprocessor, model))
+
+
 def _run_benchmark(
     dataset: MultimodalDataset, config: BenchConfig, folder: ResultsFolder | None
 ) -> BenchResult:
@@ -343,6 +467,7 @@ def _run_benchmark(
     # every seed's split first: one that cannot be drawn or learned is refused before any output
     for seed in range(config.seed, config.seed + config.seeds):
         split_dataset(dataset, seed=seed)
+    with_spaces([], config.search_space)  # an unknown method or setting: refused before output
     if folder is not None:  # before any work: a resume with other settings is refused first
         folder.bind(run_settings(config, dataset))
     cache_use: dict[str, Any] = {}
@@ -353,6 +478,7 @@ def _run_benchmark(
         seed=config.seed, metric=metric.name, sentiment=config.sentiment
     )
     jobs, skipped = resolve_methods(list(config.methods), dataset)
+    jobs = with_spaces(jobs, config.search_space)
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise ValueError(f"no requested method applies to {dataset.name} ({reasons})")
@@ -368,28 +494,54 @@ def _run_benchmark(
     outputs: dict[tuple[str, int], Tensor] = {}
     models: dict[str, nn.Module] = {}
     per_model: dict[str, dict[str, Any]] = {}
+    tuning: dict[str, dict[str, Any]] = {}
     tasks = []
     seeds = list(range(config.seed, config.seed + config.seeds))
     first = seeds[0]
     preprocessor = split_preprocessor(dataset, first)  # saved with the first seed's models
     analyse = analysis_settings if config.report else None
+    todo: dict[str, list[int]] = {job.name: [] for job in jobs}
     for seed in seeds:
         for job in jobs:
             saved = folder.finished(job.name, seed) if folder else None
             if saved is None:
+                todo[job.name].append(seed)
+                continue
+            rows[job.name, seed], outputs[job.name, seed] = saved
+            if seed == first and folder is not None:
+                models[job.name] = bare_model(folder.load_model(job.name))
+    for seed in seeds if config.trials == 0 else []:  # untuned: one task per run
+        for job in jobs:
+            if seed in todo[job.name]:
+                context = config.context(seed)
                 tasks.append(
                     Task(
                         job,
-                        config.context(seed),
+                        context,
                         config.sentiment,
                         config.train_missing,
                         analyse if seed == first else None,
                     )
                 )
-                continue
-            rows[job.name, seed], outputs[job.name, seed] = saved
-            if seed == first and folder is not None:
-                models[job.name] = bare_model(folder.load_model(job.name))
+    for job in jobs if config.trials > 0 else []:  # tuned: one task per method
+        record = folder.tuning_record(job.name) if folder is not None else None
+        if record is not None:
+            tuning[job.name] = record
+        if todo[job.name]:
+            tasks.append(
+                Task(
+                    job,
+                    config.context(todo[job.name][0]),
+                    config.sentiment,
+                    config.train_missing,
+                    analyse if first in todo[job.name] else None,
+                    seeds=tuple(todo[job.name]),
+                    trials=config.trials,
+                    params=None if record is None else record["params"],
+                    first=first,
+                    metric=metric.name,
+                )
+            )
     bar = tqdm(
         total=len(jobs) * config.seeds,
         initial=len(rows),
@@ -406,16 +558,11 @@ def _run_benchmark(
         finished = execute(
             dataset, tasks, workers=workers, threads=config.context().threads, running=show
         )
-        for task, row, model, test_outputs, analysed in finished:
-            key = (task.job.name, task.context.seed)
-            rows[key], outputs[key] = row, test_outputs
-            if folder is not None:
-                folder.save_run(row, test_outputs)
-            if task.context.seed == first:
-                models[task.job.name], per_model[task.job.name] = model, analysed
-                if folder is not None:
-                    folder.save_model(task.job.name, Pipeline(preprocessor, model))
-            bar.update()
+        for task, result in finished:
+            _collect(task, result, folder, preprocessor, first, rows, outputs, models, per_model)
+            if result.tuning is not None:
+                tuning[task.job.name] = result.tuning
+            bar.update(len(result.runs))
     finally:
         bar.close()
     order = [(job.name, seed) for seed in seeds for job in jobs]
@@ -477,6 +624,7 @@ def _run_benchmark(
         preprocessor,
         chosen,
         verdict,
+        {job.name: tuning[job.name] for job in jobs if job.name in tuning},
     )
 
 
@@ -489,6 +637,35 @@ def describe_scores(config: dict[str, Any]) -> str:
         f"sample standard deviation); 95% intervals and the paired test against the best "
         f"method: {config.get('intervals', 'none')}; tied_with_best: p >= 0.05."
     )
+
+
+def tuning_table(tuning: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per tuned method (``tuning``: method -> tuning record): its trials (and how many
+    were pruned or failed), the folds that scored them, the chosen setting, the improvement of
+    the best trial over the defaults with its standard error, why it was chosen and the time."""
+    rows = []
+    for method, record in tuning.items():
+        states = [trial.get("state") for trial in record.get("trials") or []]
+        rows.append(
+            {
+                "method": method,
+                "trials": len(states),
+                "pruned": states.count("pruned"),
+                "failed": states.count("failed"),
+                "folds": record.get("folds"),
+                "chosen": f"trial {record.get('chosen')}: "
+                + describe_params(record.get("params") or {}),
+                "improvement": _blank(record.get("improvement")),
+                "standard_error": _blank(record.get("standard_error")),
+                "reason": record.get("reason", ""),
+                "time_s": float(record.get("time_s") or 0.0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -575,6 +752,7 @@ def save_results(
             "chosen_on_validation": result.chosen.as_dict() if result.chosen else None,
             "best_model": None if best is None else str(best),
             "verdict": result.verdict,
+            "tuning": result.tuning,
         },
     )
     summary = [
@@ -587,6 +765,12 @@ def save_results(
             f"\nChosen on validation: {result.chosen.method} (mean validation "
             f"{result.chosen.metric} {result.chosen.score:.4g} over "
             f"{result.chosen.seeds[result.chosen.method]} seeds)\n"
+        )
+    if result.tuning:
+        summary.append(
+            f"\n## Tuning\n\nEvery method had {result.config.get('trials')} trials on the first "
+            "seed's training and validation data (trial 0: its defaults); the chosen setting "
+            "trained on every seed.\n\n" + markdown_table(tuning_table(result.tuning))
         )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")
