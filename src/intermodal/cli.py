@@ -60,6 +60,28 @@ def _folds(value: str) -> int:
     return number
 
 
+def _trials(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (no tuning) or a positive number of trials per method, got {value!r}"
+        )
+    return number
+
+
+def _add_trials(parser: argparse.ArgumentParser, default: int) -> None:
+    parser.add_argument(
+        "--trials",
+        type=_trials,
+        default=default,
+        help="tuning trials per method on the (first seed's) training and validation data, "
+        f"trial 0 its defaults (default: {default}; 0: no tuning)",
+    )
+
+
 def _fraction(value: str) -> float:
     try:
         number = float(value)
@@ -240,6 +262,7 @@ def _bench_config(args: argparse.Namespace) -> Any:
         train_missing=args.train_missing,
         backbones=dict(args.backbone or []),
         cache_dir=args.cache_dir,
+        trials=args.trials,
         progress=not args.quiet,
     )
 
@@ -302,6 +325,7 @@ def _interrupted(
 def _bench(args: argparse.Namespace) -> int:
     from intermodal.bench import verdict
     from intermodal.bench.config import load_grid
+    from intermodal.bench.registry import method_spaces
     from intermodal.bench.results import ResultsFolder, default_path
     from intermodal.bench.runner import (
         AnalysisInterrupted,
@@ -318,6 +342,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     base = _bench_config(args)
     configs = load_grid(args.config, base) if args.config else [base]
+    for config in configs:  # an unknown method or setting in search_space, before any work
+        method_spaces(config.search_space)
     if args.save_best and len(configs) > 1:
         raise ValueError(
             f"--save-best {args.save_best} names one folder for {len(configs)} benchmarks; give "
@@ -417,6 +443,7 @@ def _train(args: argparse.Namespace) -> int:
         task=args.task,
         sentiment=args.sentiment,
         jobs=1,
+        trials=args.trials,
         progress=not args.quiet,
     )
     dataset = load_dataset(
@@ -430,6 +457,14 @@ def _train(args: argparse.Namespace) -> int:
         f"trained {trained.method} on {trained.dataset}: {samples['train']:,} samples, "
         f"{samples['validation']:,} for early stopping{left}"
     )
+    if trained.tuning is not None:
+        from intermodal.bench.runner import describe_params
+
+        tuning = trained.tuning
+        print(
+            f"tuned with {len(tuning['trials'])} trials: {describe_params(tuning['params'])} "
+            f"({tuning['reason']})"
+        )
     print("validation: " + ", ".join(f"{k[4:]} {v:.4f}" for k, v in trained.validation.items()))
     print(f"model saved to {path}")
     return 0
@@ -766,6 +801,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from intermodal.bench.config import DEFAULT_TRIALS
+
     parser = _Parser(
         prog="intermodal",
         description="Multimodal representation learning: fuse, coordinate, analyse.",
@@ -790,6 +827,7 @@ def build_parser() -> argparse.ArgumentParser:
         "unordered features: very early fusion applies only to ordered modalities",
     )
     _add_training(bench, epochs=100, seeds=True, parallel=True)
+    _add_trials(bench, DEFAULT_TRIALS)
     bench.add_argument(
         "--cv",
         type=_folds,
@@ -865,6 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--modalities", help="comma-separated modalities to use (default: all of the data set)"
     )
     _add_training(train, epochs=100)
+    _add_trials(train, 0)
     train.add_argument(
         "--train-missing",
         type=_fraction,

@@ -394,3 +394,32 @@ def test_the_small_data_note_reflects_the_pooled_folds() -> None:
     # without folds, 16 samples per test part would ask for --cv
     plain = verdict.small_test(record, {**protocol, "parts": [part]})
     assert plain is not None and "--cv K" in plain
+
+
+def test_each_fold_tunes_on_its_own_training_part(tmp_path: Path) -> None:
+    """Tuning under --cv is nested: every fold tunes its method on its own training part, and
+    the seeds of a fold train with that fold's choice."""
+    data = labelled([20, 20, 20])
+    out = tmp_path / "results"
+    result = run_benchmark(
+        data,
+        methods="early",
+        seeds=2,
+        cv=2,
+        trials=2,
+        epochs=3,
+        jobs=1,
+        threads=1,
+        progress=False,
+        report=False,
+        output=str(out),
+    )
+    assert sorted(result.tuning) == ["early__fold0", "early__fold1"]
+    for fold in (0, 1):
+        record = result.tuning[f"early__fold{fold}"]
+        assert len(record["trials"]) == 2
+        chosen = result.runs.loc[result.runs["fold"] == fold, "params"]
+        assert chosen.nunique() == 1  # both seeds of the fold train the fold's choice
+        saved = json.loads((out / "tuning" / f"early__fold{fold}.json").read_text())
+        assert saved["params"] == record["params"]
+    assert len(result.runs) == 4 and sorted(set(result.runs["fold"])) == [0, 1]

@@ -145,6 +145,22 @@ def test_ray_gives_the_results_of_a_local_run() -> None:
     assert_same_results(local, remote)
 
 
+def test_ray_tunes_as_a_local_run() -> None:
+    """A tuned benchmark (a task per method: tuning, then its seeds stacked) gives on Ray the
+    choices, runs and weights of a run in this process."""
+    settings = {"methods": "early,linear", "seeds": 2, "epochs": 3, "patience": 2, "trials": 2}
+    settings |= {"threads": 1, "progress": False, "report": False}
+    local = run_benchmark(blobs(), jobs=1, **settings)
+    remote = run_benchmark(blobs(), backend="ray", jobs=2, **settings)
+    assert_same_results(local, remote)
+    assert remote.tuning.keys() == {"early", "linear"}
+    for name, record in local.tuning.items():
+        assert remote.tuning[name]["params"] == record["params"]
+        assert [t["mean"] for t in remote.tuning[name]["trials"]] == [
+            t["mean"] for t in record["trials"]
+        ]
+
+
 def environment(name: str) -> str | None:
     return os.environ.get(name)
 

@@ -16,6 +16,17 @@ from intermodal.training.context import ACCELERATORS, RunContext, auto_threads
 from intermodal.training.stopping import MIN_DELTA, check_min_delta
 
 BACKENDS = ("local", "ray")
+DEFAULT_TRIALS = 4
+"""The tuning trials per method (``--trials``) of a benchmark that names none."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its mappings as plain dicts and tuples as lists (as JSON reads it back)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -103,6 +114,14 @@ class BenchConfig:
             folder).
         sentiment: add the sentiment metrics (Acc-2 both ways, F1, Acc-7) to a regression
             benchmark on a -3..3 scale.
+        trials: the tuning budget of every method, classical baselines and unimodal models
+            included (trial 0 is the method's defaults; see :func:`~intermodal.tuning.tune` and
+            the protocol of :func:`~intermodal.bench.runner.run_benchmark`); default
+            :data:`DEFAULT_TRIALS`, as ``intermodal bench`` gives; 0: no tuning, every run trains
+            alone at its method's defaults.
+        search_space: method name -> ``{setting: spec}``, overrides of the methods' search
+            spaces (see :func:`~intermodal.tuning.space.override_spaces`), e.g.
+            ``{"lmf": {"rank": [2, 16]}, "early": {"dropout": 0.2}}``.
         progress: show progress.
     """
 
@@ -137,6 +156,8 @@ class BenchConfig:
     train_missing: float = 0.0
     backbones: Mapping[str, str] = field(default_factory=dict)
     cache_dir: str | None = None
+    trials: int = DEFAULT_TRIALS
+    search_space: Mapping[str, Any] = field(default_factory=dict)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -168,6 +189,18 @@ class BenchConfig:
             raise ValueError(
                 f"cv must be 2 folds or more, got {self.cv}: K-fold cross-validation holds out "
                 "each of K folds once; leave it out (--cv) for one train/validation/test split"
+            )
+        if self.trials < 0:
+            raise ValueError(
+                f"trials must be 0 (no tuning) or a positive number of trials per method, got "
+                f"{self.trials}"
+            )
+        if not isinstance(self.search_space, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in self.search_space.items()
+        ):
+            raise ValueError(
+                "search_space must map method names to their settings, e.g. "
+                f"{{lmf: {{rank: [2, 16]}}}}; got {self.search_space!r}"
             )
         if not isinstance(self.jobs, int) or self.jobs < 0:
             raise ValueError(f"jobs must be a positive integer or 'auto', got {self.jobs!r}")
@@ -247,6 +280,8 @@ class BenchConfig:
             "train_missing": self.train_missing,
             "backbones": dict(self.backbones),
             "cv": self.cv,
+            "trials": self.trials,
+            "search_space": _plain(self.search_space),
         }
 
     def as_dict(self) -> dict[str, Any]:

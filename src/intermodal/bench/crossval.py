@@ -101,6 +101,12 @@ def run_key(method: str, seed: int, fold: int | None = None) -> tuple[str, int, 
     return method, seed, fold
 
 
+def tuning_key(method: str, fold: int | None = None) -> str:
+    """The name of a method's tuning record: under K-fold cross-validation each fold tunes on
+    its own training part (nested cross-validation), as ``METHOD__foldF``."""
+    return method if fold is None else f"{method}__fold{fold}"
+
+
 def with_fold(row: Mapping[str, Any], fold: int | None) -> dict[str, Any]:
     """``row`` with its ``fold`` right after ``seed`` (unchanged without a fold)."""
     if fold is None:

@@ -136,6 +136,29 @@ def build_unimodal(dataset: MultimodalDataset, context: RunContext) -> nn.Module
     )
 
 
+GBDT_SPACE = SearchSpace(
+    num_leaves=Int(7, 127, 31, log=True),
+    learning_rate=Float(0.02, 0.3, 0.1, log=True),
+    min_child_samples=Int(5, 50, 20, log=True),
+    feature_fraction=Float(0.5, 1.0, 1.0),
+)
+"""The settings of gradient-boosted trees a tuner may change (LightGBM's defaults are the
+defaults); the rounds are early-stopped on validation."""
+
+
+def build_tuned_gbdt(dataset: MultimodalDataset, context: RunContext) -> nn.Module:
+    """:func:`~intermodal.baselines.build_gbdt` with the settings of :data:`GBDT_SPACE` from the
+    context."""
+    return build_gbdt(
+        dataset,
+        context,
+        num_leaves=int(context.param("num_leaves", 31)),
+        learning_rate=float(context.param("learning_rate", 0.1)),
+        min_child_samples=int(context.param("min_child_samples", 20)),
+        feature_fraction=float(context.param("feature_fraction", 1.0)),
+    )
+
+
 register_method(
     "linear",
     "classical",
@@ -143,6 +166,8 @@ register_method(
     "standardized features, the penalty chosen on validation",
     applies=feature_reason,
     views=True,
+    # no setting for a tuner: it searches its penalty on validation itself (one trial)
+    space=SearchSpace(),
 )(build_linear)
 register_method(
     "gbdt",
@@ -150,7 +175,8 @@ register_method(
     "gradient-boosted trees (LightGBM) on the same features, early-stopped on validation",
     applies=gbdt_reason,
     views=True,
-)(build_gbdt)
+    space=GBDT_SPACE,
+)(build_tuned_gbdt)
 
 
 def fusion_model(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from torch import nn
 
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.errors import UnknownNameError
 from intermodal.training.context import RunContext
-from intermodal.tuning.space import SearchSpace, training_space
+from intermodal.tuning.space import SearchSpace, override_spaces, training_space
 
 Builder = Callable[[MultimodalDataset, RunContext], nn.Module]
 """Builds a model for a data set (its training split: shapes, kinds, task and classes) in a run
@@ -76,7 +77,7 @@ def register_method(
             description,
             per_modality,
             applies,
-            space or training_space(),
+            training_space() if space is None else space,
             views,
         )
         return build
@@ -100,6 +101,31 @@ class Job:
     build: Builder
     modalities: tuple[str, ...]
     space: SearchSpace = field(default_factory=training_space)
+
+    @property
+    def method(self) -> str:
+        """The registered method's name (``unimodal`` for ``unimodal[fou]``)."""
+        return self.name.partition("[")[0]
+
+
+def method_spaces(search_space: Mapping[str, Any] | None = None) -> dict[str, SearchSpace]:
+    """Every registered method's search space, with a user's overrides (``search_space``:
+    method name -> ``{setting: spec}``, see :func:`~intermodal.tuning.space.override_spaces`).
+
+    Raises:
+        UnknownNameError: a method that is not registered, or a setting its space lacks.
+        ValueError: a spec of the wrong type, an empty or reversed range.
+    """
+    return override_spaces(search_space or None, {name: m.space for name, m in METHODS.items()})
+
+
+def with_spaces(jobs: Sequence[Job], search_space: Mapping[str, Any] | None) -> list[Job]:
+    """``jobs`` with their methods' spaces overridden by ``search_space`` (see
+    :func:`method_spaces`); a view (``unimodal[fou]``) takes its method's space."""
+    if not search_space:
+        return list(jobs)
+    spaces = method_spaces(search_space)
+    return [replace(job, space=spaces[job.method]) for job in jobs]
 
 
 def resolve_methods(

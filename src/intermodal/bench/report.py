@@ -20,7 +20,7 @@ from intermodal.bench.analyses import from_json, png, samples_used
 from intermodal.bench.analyses import skipped as skipped_reasons
 from intermodal.bench.analyses import tables as analysis_tables
 from intermodal.bench.results import ResultsFolder
-from intermodal.bench.runner import describe_scores
+from intermodal.bench.runner import describe_scores, tuning_table
 from intermodal.bench.verdict import html_checklist, html_verdict
 from intermodal.recommend.recommend import html_section as html_recommendation
 
@@ -152,6 +152,26 @@ def _table(board: pd.DataFrame, config: dict[str, Any]) -> str:
     return f'<table id="leaderboard"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _tuning(results: dict[str, Any]) -> str:
+    """The setting tuning chose for each method, and why (empty without tuning)."""
+    table = tuning_table(results.get("tuning") or {})
+    if table.empty:
+        return ""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(_cell(str(k), v))}</td>" for k, v in row.items())
+        + "</tr>"
+        for _, row in table.iterrows()
+    )
+    trials = results.get("config", {}).get("trials")
+    return (
+        f"<h2>Tuning</h2><p>{trials} trials per method on the first seed's training and "
+        "validation data (trial 0: its defaults); the chosen setting trained on every seed.</p>"
+        f'<table id="tuning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
 def write_report(directory: str | Path | ResultsFolder) -> Path:
     """Write ``report.html`` (figures embedded, no network needed) and ``figures/*.png`` from the
     ``results.json`` and ``analysis.json`` of a results folder: the methods recommended before
@@ -212,6 +232,7 @@ are shaded.</p>
 {_table(board, config)}
 {COLLAPSED_NOTE if "collapsed" in columns_of(board) else ""}
 {f"<p>Skipped methods:</p><ul>{skipped}</ul>" if skipped else ""}
+{_tuning(results)}
 {html_checklist(results, analysis)}
 <h2>Figures</h2>
 {"".join(sections)}

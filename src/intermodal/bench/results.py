@@ -5,6 +5,8 @@ Layout::
     runs/METHOD__seedS.json   one finished run each, written as soon as it finishes
                               (runs/METHOD__seedS__foldF.json under --cv K)
     runs/METHOD__seedS.npy    its test outputs (logits or values), for intervals and tests
+    tuning/METHOD.json        with --trials: the method's tuning record (every trial, the chosen
+                              setting, why), written when its tuning finishes; a resume reuses it
     models/METHOD/            the first seed's model of each method with its preprocessing
                               (config.json + model.safetensors): it predicts on raw data
     best/                     with --save-best: the model of the method chosen on validation
@@ -67,6 +69,10 @@ def _run_file(entry: Path) -> bool:
     return entry.is_file() and entry.suffix in (".json", ".npy")
 
 
+def _json_file(entry: Path) -> bool:
+    return entry.is_file() and entry.suffix == ".json"
+
+
 def _figure(entry: Path) -> bool:
     return entry.is_file() and entry.suffix == ".png"
 
@@ -82,7 +88,13 @@ def _model_file(entry: Path) -> bool:
     return entry.is_file() and entry.name in ("config.json", "model.safetensors")
 
 
-FOLDERS = {"runs": _run_file, "figures": _figure, "models": _saved_model, "best": _model_file}
+FOLDERS = {
+    "runs": _run_file,
+    "tuning": _json_file,
+    "figures": _figure,
+    "models": _saved_model,
+    "best": _model_file,
+}
 """The folders a benchmark writes, and what each holds."""
 LOCK = ".intermodal.lock"
 """The hidden file whose lock a benchmark holds while it writes its folder (holding the
@@ -498,6 +510,33 @@ class ResultsFolder:
         write_bytes_atomic(path.with_suffix(".npy"), buffer.getvalue())
         write_text_atomic(path, json.dumps(row))
         self._saved()
+
+    def tuning_file(self, method: str) -> Path:
+        return self.path / "tuning" / f"{file_name(method)}.json"
+
+    def save_tuning(self, method: str, record: dict[str, Any]) -> None:
+        """Keep the tuning record of ``method`` (``TuningResult.as_dict()``), so that a resumed
+        benchmark trains its remaining seeds with the setting chosen and does not tune again."""
+        write_text_atomic(
+            self.tuning_file(method), json.dumps({"method": method, **record}, default=float)
+        )
+
+    def tuning_record(self, method: str) -> dict[str, Any] | None:
+        """The saved tuning record of ``method`` when resuming, or None when it must be tuned
+        (not saved, or unreadable)."""
+        path = self.tuning_file(method)
+        if not (self.resume and path.is_file()):
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+            warnings.warn(f"{path} is corrupt ({error}); tuning {method} again", stacklevel=2)
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("params"), dict):
+            warnings.warn(f"{path} holds no chosen setting; tuning {method} again", stacklevel=2)
+            return None
+        record.pop("method", None)
+        return record
 
     def save_model(self, method: str, model: nn.Module) -> None:
         save_model(model, self.model_dir(method), overwrite=True)

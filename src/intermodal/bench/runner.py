@@ -1,4 +1,23 @@
-"""The benchmark: train every method on one data set over several seeds and compare them."""
+"""The benchmark: train every method on one data set over several seeds and compare them.
+
+The protocol (every method, classical baselines and unimodal models included, the same way):
+
+1. **Tune on the first seed's training and validation data only**, with the same budget of
+   ``trials`` for every method (trial 0 is the method's defaults; see
+   :func:`~intermodal.tuning.tune`): cross-validated folds of the pooled training and
+   validation parts on small data (fewer than :data:`~intermodal.tuning.folds.SMALL_DATA`
+   samples), the fixed validation part otherwise (:func:`~intermodal.tuning.tuning_splits`).
+   The test part is never read while tuning. The defaults are kept unless the best trial beats
+   them by more than one standard error of the paired difference.
+2. **Train the chosen setting on every seed** (the seeds of a method as one stacked model where
+   its architecture allows, see :func:`~intermodal.training.stacked.fit_many`) and **test each
+   once**.
+3. Record the choice: ``results.json["tuning"][method]`` (every trial, its state and scores,
+   the chosen setting, the reason, the time), the runs' ``params`` column (``lr=0.003,
+   weight_decay=1e-05``), the leaderboard and the report.
+
+With ``trials`` 0 nothing is tuned: every run trains alone at the method's defaults.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +41,7 @@ from intermodal.bench.collapse import collapse
 from intermodal.bench.config import BenchConfig
 from intermodal.bench.executors import (
     Task,
+    TaskResult,
     import_ray,
     prepare_splits,
     run_processes,
@@ -29,7 +49,7 @@ from intermodal.bench.executors import (
     run_serial,
     split_preprocessor,
 )
-from intermodal.bench.registry import Job, resolve_methods
+from intermodal.bench.registry import Job, resolve_methods, with_spaces
 from intermodal.bench.results import FORMAT, ResultsFolder
 from intermodal.bench.selection import VALIDATION_PREFIX, Choice, chosen_on_validation
 from intermodal.bench.significance import Significance, significance
@@ -48,6 +68,8 @@ from intermodal.recommend import bench_recommendation, compare_with_runs, markdo
 from intermodal.saving import save_model
 from intermodal.training.context import RunContext
 from intermodal.training.fit import FitResult, seed_everything
+from intermodal.training.stacked import fit_many
+from intermodal.tuning import TuningResult, apply_params, tune, tuning_splits
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
@@ -68,7 +90,9 @@ class BenchResult:
     preprocessing, ``chosen``: the method chosen on validation (see :meth:`pipeline`),
     ``verdict``: does fusion help, and the facts of the run (:mod:`intermodal.bench.verdict`);
     ``recommendation``: the methods the data's interactions recommend before any training
-    (:func:`intermodal.recommend.bench_recommendation`)."""
+    (:func:`intermodal.recommend.bench_recommendation`); ``tuning``: method (``METHOD__foldF``
+    per fold under ``--cv``) -> its tuning record
+    (:meth:`~intermodal.tuning.TuningResult.as_dict`; empty without ``trials``)."""
 
     dataset: str
     runs: pd.DataFrame
@@ -82,6 +106,7 @@ class BenchResult:
     chosen: Choice | None = None
     verdict: dict[str, Any] | None = None
     recommendation: dict[str, Any] | None = None
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def pipeline(self, method: str | None = None) -> Pipeline:
         """The first seed's model of ``method`` (default: the one chosen on validation) with
@@ -128,6 +153,19 @@ def run_job(
     start = time.perf_counter()
     result = train_job(job, data, context)
     train_time = time.perf_counter() - start
+    return test_job(job, data, context, result, train_time, sentiment)
+
+
+def test_job(
+    job: Job,
+    data: DataSplits,
+    context: RunContext,
+    result: FitResult,
+    train_time: float,
+    sentiment: bool = False,
+) -> tuple[dict[str, Any], nn.Module, Tensor]:
+    """Test a trained run once (``data``: its splits as the method sees them): its result row
+    (see :func:`run_job`), its model and its test outputs."""
     outputs = predict_outputs(result.model, data.test)
     test = data.test.batch()
     cost = model_cost(result.model, test.inputs, test.mask)
@@ -150,6 +188,63 @@ def run_job(
         "latency_ms": cost.latency_ms_per_sample,
     }
     return row, result.model, outputs
+
+
+def run_jobs(
+    job: Job,
+    splits: Sequence[DataSplits],
+    contexts: Sequence[RunContext],
+    params: dict[str, Any] | Any,
+    sentiment: bool = False,
+) -> list[tuple[dict[str, Any], nn.Module, Tensor]]:
+    """Build, train and test ``job`` with the setting ``params`` on several seeds (one split
+    and one context per seed, the splits of equal sizes): the seeds train as one stacked model
+    where the method's models stack, else one at a time (the reason is logged once, see
+    :func:`~intermodal.training.stacked.fit_many`); each is tested once. One row per seed, as
+    :func:`run_job` gives it; ``train_time_s`` is the seed's building time plus its share of
+    the stack's training time."""
+    views = [_view(split, job.modalities) for split in splits]
+    contexts = [apply_params(context, params) for context in contexts]
+    models, built = [], []
+    for view, context in zip(views, contexts, strict=True):
+        start = time.perf_counter()
+        seed_everything(context.seed)
+        models.append(job.build(view.train, context))
+        built.append(time.perf_counter() - start)
+    results = fit_many(models, views, contexts)
+    return [
+        test_job(job, view, context, result, seconds + result.train_time_s, sentiment)
+        for view, context, result, seconds in zip(views, contexts, results, built, strict=True)
+    ]
+
+
+def tune_job(
+    job: Job, raw: DataSplits, context: RunContext, trials: int, metric: str | None = None
+) -> TuningResult:
+    """Tune ``job`` with ``trials`` trials on the training and validation parts of ``raw`` (one
+    seed's unstandardized split; its test part is never read): cross-validated on small data,
+    the fixed validation part otherwise (:func:`~intermodal.tuning.tuning_splits`), trials
+    ranked by ``metric`` (default: the task's primary metric), seeded by ``context.seed``."""
+    folds = tuning_splits(raw, seed=context.seed)
+    return tune(
+        job.build,
+        folds,
+        context,
+        trials,
+        space=job.space,
+        modalities=job.modalities,
+        metric=metric,
+    )
+
+
+def describe_params(params: dict[str, Any] | Any) -> str:
+    """A chosen setting as one cell: ``lr=0.003, weight_decay=1e-05`` (reals to 4 significant
+    digits); ``defaults`` for a method without settings."""
+    cells = [
+        f"{name}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in dict(params).items()
+    ]
+    return ", ".join(cells) or "defaults"
 
 
 def train_job(job: Job, splits: DataSplits, context: RunContext) -> FitResult:
@@ -226,6 +321,8 @@ def leaderboard(
         columns["folds"] = grouped["fold"].nunique()
     if COLLAPSED in runs:
         columns[COLLAPSED] = grouped[COLLAPSED].sum().astype(int)
+    if "params" in runs:  # the setting tuning chose (the same for every seed)
+        columns["params"] = grouped["params"].first()
     table = pd.DataFrame(columns)
     if tests is not None:
         table["ci_low"] = pd.Series(tests.low)
@@ -355,6 +452,34 @@ def run_benchmark(
             folder.close()
 
 
+def _collect(
+    task: Task,
+    result: TaskResult,
+    folder: ResultsFolder | None,
+    preprocessor: Preprocessor,
+    first: tuple[int, int | None],
+    rows: dict[tuple[str, int, int | None], dict[str, Any]],
+    outputs: dict[tuple[str, int, int | None], Tensor],
+    models: dict[str, nn.Module],
+    per_model: dict[str, dict[str, Any]],
+) -> None:
+    """Keep (and, with a results folder, save at once) what a finished task gave: its tuning
+    record first, then each run, and the model of the ``first`` (seed, fold)."""
+    name = task.job.name
+    if result.tuning is not None and folder is not None:
+        folder.save_tuning(crossval.tuning_key(name, task.fold), result.tuning)
+    for row, model, test_outputs, analysed in result.runs:
+        seed = int(row["seed"])
+        key = crossval.run_key(name, seed, task.fold)
+        rows[key], outputs[key] = row, test_outputs
+        if folder is not None:
+            folder.save_run(row, test_outputs)
+        if (seed, task.fold) == first:
+            models[name], per_model[name] = model, analysed
+            if folder is not None:
+                folder.save_model(name, Pipeline(preprocessor, model))
+
+
 def _run_benchmark(
     dataset: MultimodalDataset, config: BenchConfig, folder: ResultsFolder | None
 ) -> BenchResult:
@@ -367,6 +492,7 @@ def _run_benchmark(
     else:
         for seed in seeds:
             split_dataset(dataset, seed=seed)
+    with_spaces([], config.search_space)  # an unknown method or setting: refused before output
     if folder is not None:  # before any work: a resume with other settings is refused first
         folder.bind(run_settings(config, dataset))
     cache_use: dict[str, Any] = {}
@@ -377,6 +503,7 @@ def _run_benchmark(
         seed=config.seed, metric=metric.name, sentiment=config.sentiment
     )
     jobs, skipped = resolve_methods(list(config.methods), dataset)
+    jobs = with_spaces(jobs, config.search_space)
     if not jobs:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
         raise ValueError(f"no requested method applies to {dataset.name} ({reasons})")
@@ -392,32 +519,61 @@ def _run_benchmark(
     outputs: dict[tuple[str, int, int | None], Tensor] = {}
     models: dict[str, nn.Module] = {}
     per_model: dict[str, dict[str, Any]] = {}
+    tuning: dict[str, dict[str, Any]] = {}
     tasks = []
     replicates = crossval.replicates(seeds, config.cv)  # (seed, fold) pairs
     first = seeds[0]
     # saved with the first seed's models (of its first fold under --cv)
     preprocessor = split_preprocessor(dataset, *replicates[0], config.cv)
     analyse = analysis_settings if config.report else None
+    todo: dict[tuple[str, int | None], list[int]] = {}  # (method, fold) -> seeds to run
     for seed, fold in replicates:
         for job in jobs:
             key = crossval.run_key(job.name, seed, fold)
             saved = folder.finished(*key) if folder else None
             if saved is None:
-                tasks.append(
-                    Task(
-                        job,
-                        config.context(seed),
-                        config.sentiment,
-                        config.train_missing,
-                        analyse if (seed, fold) == replicates[0] else None,
-                        fold,
-                        config.cv,
+                todo.setdefault((job.name, fold), []).append(seed)
+                if config.trials == 0:  # untuned: one task per run
+                    tasks.append(
+                        Task(
+                            job,
+                            config.context(seed),
+                            config.sentiment,
+                            config.train_missing,
+                            analyse if (seed, fold) == replicates[0] else None,
+                            fold=fold,
+                            folds=config.cv,
+                        )
                     )
-                )
                 continue
             rows[key], outputs[key] = saved
             if (seed, fold) == replicates[0] and folder is not None:
                 models[job.name] = bare_model(folder.load_model(job.name))
+    folds = list(dict.fromkeys(fold for _, fold in replicates))
+    for fold in folds if config.trials > 0 else []:  # tuned: one task per method (and fold)
+        for job in jobs:
+            name = crossval.tuning_key(job.name, fold)
+            record = folder.tuning_record(name) if folder is not None else None
+            if record is not None:
+                tuning[name] = record
+            pending = todo.get((job.name, fold), [])
+            if pending:
+                tasks.append(
+                    Task(
+                        job,
+                        config.context(pending[0]),
+                        config.sentiment,
+                        config.train_missing,
+                        analyse if (first, fold) == replicates[0] and first in pending else None,
+                        fold=fold,
+                        folds=config.cv,
+                        seeds=tuple(pending),
+                        trials=config.trials,
+                        params=None if record is None else record["params"],
+                        first=first,
+                        metric=metric.name,
+                    )
+                )
     bar = tqdm(
         total=len(jobs) * len(replicates),
         initial=len(rows),
@@ -434,16 +590,13 @@ def _run_benchmark(
         finished = execute(
             dataset, tasks, workers=workers, threads=config.context().threads, running=show
         )
-        for task, row, model, test_outputs, analysed in finished:
-            key = crossval.run_key(task.job.name, task.context.seed, task.fold)
-            rows[key], outputs[key] = row, test_outputs
-            if folder is not None:
-                folder.save_run(row, test_outputs)
-            if (task.context.seed, task.fold) == replicates[0]:
-                models[task.job.name], per_model[task.job.name] = model, analysed
-                if folder is not None:
-                    folder.save_model(task.job.name, Pipeline(preprocessor, model))
-            bar.update()
+        for task, result in finished:
+            _collect(
+                task, result, folder, preprocessor, replicates[0], rows, outputs, models, per_model
+            )
+            if result.tuning is not None:
+                tuning[crossval.tuning_key(task.job.name, task.fold)] = result.tuning
+            bar.update(len(result.runs))
     finally:
         bar.close()
     order = [crossval.run_key(job.name, *rep) for rep in replicates for job in jobs]
@@ -516,6 +669,12 @@ def _run_benchmark(
         preprocessor,
         chosen,
         verdict,
+        tuning={
+            crossval.tuning_key(job.name, fold): tuning[crossval.tuning_key(job.name, fold)]
+            for fold in folds
+            for job in jobs
+            if crossval.tuning_key(job.name, fold) in tuning
+        },
         recommendation=bench_recommendation(dataset),
     )
 
@@ -540,6 +699,35 @@ def describe_scores(config: dict[str, Any]) -> str:
             else "."
         )
     )
+
+
+def tuning_table(tuning: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per tuned method (``tuning``: method -> tuning record): its trials (and how many
+    were pruned or failed), the folds that scored them, the chosen setting, the improvement of
+    the best trial over the defaults with its standard error, why it was chosen and the time."""
+    rows = []
+    for method, record in tuning.items():
+        states = [trial.get("state") for trial in record.get("trials") or []]
+        rows.append(
+            {
+                "method": method,
+                "trials": len(states),
+                "pruned": states.count("pruned"),
+                "failed": states.count("failed"),
+                "folds": record.get("folds"),
+                "chosen": f"trial {record.get('chosen')}: "
+                + describe_params(record.get("params") or {}),
+                "improvement": _blank(record.get("improvement")),
+                "standard_error": _blank(record.get("standard_error")),
+                "reason": record.get("reason", ""),
+                "time_s": float(record.get("time_s") or 0.0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -637,6 +825,7 @@ def save_results(
             "best_model": None if best is None else str(best),
             "verdict": result.verdict,
             "recommendation": recommendation,
+            "tuning": result.tuning,
         },
     )
     summary = [
@@ -651,6 +840,12 @@ def save_results(
             f"{result.chosen.metric} {result.chosen.score:.4g} over "
             f"{result.chosen.seeds[result.chosen.method]} "
             f"{'runs, folds x seeds' if result.config.get('cv') else 'seeds'})\n"
+        )
+    if result.tuning:
+        summary.append(
+            f"\n## Tuning\n\nEvery method had {result.config.get('trials')} trials on the first "
+            "seed's training and validation data (trial 0: its defaults); the chosen setting "
+            "trained on every seed.\n\n" + markdown_table(tuning_table(result.tuning))
         )
     if result.skipped:
         summary.append("\nSkipped: " + "; ".join(f"{n} ({w})" for n, w in result.skipped) + "\n")

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from intermodal.bench.config import BenchConfig
-from intermodal.bench.registry import Job, resolve_methods
-from intermodal.bench.runner import _view, train_job, validation_scores
+from intermodal.bench.registry import Job, resolve_methods, with_spaces
+from intermodal.bench.runner import _view, train_job, tune_job, validation_scores
 from intermodal.data.dataset import MultimodalDataset
 from intermodal.data.missing import hide_at_random
 from intermodal.data.preprocessing import Preprocessor
@@ -33,9 +33,17 @@ class TrainedModel:
     validation: dict[str, float]
     samples: dict[str, int]
     fit: FitResult
+    tuning: dict[str, Any] | None = None
 
     def metadata(self, config: BenchConfig) -> dict[str, Any]:
-        """What ``config.json`` records beside the model."""
+        """What ``config.json`` records beside the model (with ``trials``, the tuning record
+        and the chosen setting)."""
+        tuned = {}
+        if self.tuning is not None:
+            tuned = {
+                "params": dict(self.tuning["params"]),
+                "tuning": self.tuning,
+            }
         return {
             "method": self.method,
             "dataset": self.dataset,
@@ -46,6 +54,7 @@ class TrainedModel:
             "best_epoch": self.fit.best_epoch,
             "monitor": self.fit.monitor,
             "settings": config.run_settings(),
+            **tuned,
         }
 
 
@@ -71,20 +80,32 @@ def train_model(
     with the benchmark's settings (``config``: budget, loss, missing-modality strategy,
     ``train_missing``, device, seed). The preprocessing is fitted on the training part.
 
-    One training run is :func:`~intermodal.bench.runner.train_job`; a tuning search would run it
-    once per trial on these same parts and keep the trial chosen on validation.
+    With ``config.trials``, the method is first tuned as the benchmark tunes it (see
+    :func:`~intermodal.bench.runner.tune_job`) on these training and validation parts
+    (cross-validated on small data), and the chosen setting is trained; ``tuning`` records it.
     """
     config = config or BenchConfig()
     if config.modalities:
         dataset = dataset.select(config.modalities)
-    job = one_job(method, dataset)
+    job = with_spaces([one_job(method, dataset)], config.search_space)[0]
     train, val, left_out = training_split(dataset, seed=config.seed)
     preprocessor = Preprocessor.fit(train)
     splits = preprocessor.transform_splits(DataSplits(train, val, val))
     if config.train_missing > 0:
         hidden = hide_at_random(splits.train, config.train_missing, seed=config.seed)
         splits = DataSplits(hidden, splits.val, splits.test)
-    result = train_job(job, splits, config.context(config.seed))
+    context = config.context(config.seed)
+    record = None
+    if config.trials > 0:
+        raw_train = train
+        if config.train_missing > 0:
+            raw_train = hide_at_random(train, config.train_missing, seed=config.seed)
+        tuned = tune_job(
+            job, DataSplits(raw_train, val, val), context, config.trials, config.metric
+        )
+        record = tuned.as_dict()
+        context = tuned.context(context)
+    result = train_job(job, splits, context)
     scores = validation_scores(result.model, _view(splits, job.modalities).val, config.sentiment)
     return TrainedModel(
         job.name,
@@ -93,6 +114,7 @@ def train_model(
         scores,
         {"train": len(train), "validation": len(val), "left_out": left_out},
         result,
+        record,
     )
 
 
