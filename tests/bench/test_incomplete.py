@@ -186,6 +186,20 @@ def test_a_model_of_some_modalities_scores_each_subset_as_if_called_directly(
         assert table.scores["u"][i] == pytest.approx(accuracy(model, data, rows, shown))
 
 
+def test_outputs_keeping_a_subset_equal_the_model_on_the_kept_data_set() -> None:
+    from intermodal.bench.analyses import outputs_keeping
+    from intermodal.data.missing import keep_only
+    from intermodal.metrics import predict_outputs
+
+    data = incomplete(300, sizes=(4, 3, 2))
+    model = fusion_model(data)
+    for subset in [("a",), ("b", "c"), ("a", "b", "c")]:
+        view = keep_only(data, subset)
+        outputs, targets = outputs_keeping(model, data, subset, batch_size=64)
+        torch.testing.assert_close(outputs, predict_outputs(model, view), rtol=0, atol=0)
+        assert torch.equal(targets, view.targets)
+
+
 # --- EMAP ----------------------------------------------------------------------------------------
 def test_emap_on_incomplete_data_scores_the_complete_samples_against_a_direct_grid() -> None:
     data = incomplete(150)
