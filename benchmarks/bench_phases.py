@@ -1,14 +1,15 @@
 """Where the default benchmark's time goes, phase by phase, in one process.
 
-Run: python benchmarks/bench_phases.py [--methods all] [--threads 1] [--seed 0]
+Run: python benchmarks/bench_phases.py [--methods all] [--threads 1] [--seed 0] [--epochs N]
 
 For each method of the first seed (as ``intermodal bench`` runs it, one thread per run by
 default): its training, its test part (test and validation predictions, the cost measurement),
 and the per-model analyses that run beside it (EMAP, the subset table); then each analysis of
 the suite on those models and each figure (the rest of the report: ``intermodal report DIR``).
-Prints a table per method, the totals
-per phase, and each phase's share of the whole, so that runs on a busy machine compare by
-ratios (CPU seconds of this process: it runs one thread, so a busy machine slows it less).
+Prints a line per method, the totals per phase and each phase's share, in CPU seconds of this
+process (it runs one thread, so a busy machine slows it less than it slows wall time). With
+``--epochs 2`` the training is short and the analyses cost about what they cost on trained
+models; run it with two versions of the code to compare them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--methods", default="all")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="fewer epochs (default: 100)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -39,6 +41,8 @@ def main() -> None:
 
     dataset = load_dataset("mfeat")
     config = BenchConfig(methods=args.methods, threads=args.threads)
+    if args.epochs:
+        config = config.with_(epochs=args.epochs)
     jobs, _ = resolve_methods(list(config.methods), dataset)
     splits = prepare_splits(dataset, args.seed)
     context = config.context(args.seed)
