@@ -27,7 +27,7 @@ sorts by, and :func:`score` computes all of a task's metrics at once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.dataset import Batch, MultimodalDataset
 from intermodal.errors import UnknownNameError
 
 ArrayLike: TypeAlias = "Tensor | np.ndarray[Any, Any]"
@@ -835,20 +835,34 @@ def predict_outputs(model: nn.Module, dataset: MultimodalDataset, batch_size: in
     return _outputs(model, prepared(model, dataset), batch_size)
 
 
-@torch.no_grad()
 def _outputs(model: nn.Module, dataset: MultimodalDataset, batch_size: int) -> Tensor:
+    n = len(dataset)
+    return batch_outputs(
+        model,
+        (dataset.__getitems__(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)),
+    )
+
+
+@torch.no_grad()
+def batch_outputs(model: nn.Module, batches: Iterable[Batch]) -> Tensor:
+    """The model's outputs on ``batches`` (inputs and presence masks of preprocessed data, as
+    ``MultimodalDataset.__getitems__`` gives them), concatenated on the CPU, in evaluation
+    mode; the model's mode is restored (a model already evaluating is left as it is, with no
+    walk over its modules to set it)."""
+    training = any(module.training for module in model.modules())
     was_training = model.training
-    model.eval()
+    if training:
+        model.eval()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     outputs = []
     try:
-        for start in range(0, len(dataset), batch_size):
-            batch = dataset.__getitems__(range(start, min(start + batch_size, len(dataset))))
+        for batch in batches:
             inputs = {k: v.to(device) for k, v in batch.inputs.items()}
             mask = {k: v.to(device) for k, v in batch.mask.items()}
             outputs.append(model(inputs, mask).cpu())
     finally:
-        model.train(was_training)
+        if training:
+            model.train(was_training)
     return torch.cat(outputs)
 
 

@@ -104,3 +104,49 @@ def test_an_additive_model_equals_its_projection() -> None:
     result = emap(trained_like(AdditiveFusion), data)
     assert result.emap_score == result.model_score
     assert result.gap == 0.0 and set(result.unimodal_scores) == {"a", "b"}
+
+
+def test_a_tail_maps_the_averaged_features_as_if_it_ran_on_every_combination() -> None:
+    n = 5
+    values = torch.randn(n, n, n, 4, dtype=torch.float64)
+    inputs = {k: torch.arange(n, dtype=torch.float64).unsqueeze(1) for k in "abc"}
+    tail = torch.nn.Linear(4, 2).double()
+    with torch.no_grad():
+        mapped = tail(values)
+        for limit in (10**6, 1):  # exact, then Monte Carlo (the same draws: the same seed)
+            whole, whole_partial = additive_projection(
+                table_function(mapped), inputs, exact_limit=limit, n_draws=9
+            )
+            split, split_partial = additive_projection(
+                table_function(values), inputs, exact_limit=limit, n_draws=9, tail=tail
+            )
+            torch.testing.assert_close(split, whole)
+            torch.testing.assert_close(split_partial["c"], whole_partial["c"])
+
+
+@pytest.mark.parametrize("name", ["tfn", "attention", "multiplicative"])
+def test_fusions_with_an_affine_output_split_into_inner_and_tail(name: str) -> None:
+    from intermodal.fusion.registry import FUSIONS
+
+    torch.manual_seed(0)
+    dims = {"a": 3, "b": 4, "c": 2}
+    encoders = {m: MLP(d, d) for m, d in dims.items()}
+    model = FusionClassifier(encoders, FUSIONS[name].build(dims, 6), MLP(6, 3)).eval()
+    features = {m: torch.randn(7, d) for m, d in dims.items()}
+    mask = {"b": torch.tensor([True, False, True, True, False, True, True])}
+    inner, tail = model.affine_split()
+    assert not isinstance(tail, torch.nn.Identity)
+    with torch.no_grad():
+        torch.testing.assert_close(tail(inner(features, mask)), model.classify(features, mask))
+    hidden = FusionClassifier(encoders, FUSIONS[name].build(dims, 6), MLP(6, 3, (5,))).eval()
+    assert isinstance(hidden.affine_split()[1], torch.nn.Identity)  # a nonlinear head: no split
+
+
+def test_emap_through_the_affine_split_equals_emap_of_the_whole_classify() -> None:
+    from intermodal.fusion import TensorFusion
+
+    data = blobs(n_per_class=10)
+    model = trained_like(lambda dims, out: TensorFusion(dims, out))
+    fast = emap(model, data, exact_limit=1, n_draws=16)
+    slow = emap(RawOnly(model), data, exact_limit=1, n_draws=16)
+    assert fast.emap_score == slow.emap_score and fast.model_score == slow.model_score

@@ -162,6 +162,44 @@ def test_the_subset_table_scores_each_subset_on_the_samples_it_says_it_used() ->
     assert table.samples[-1] == len(data)  # the full set: every sample as it is
 
 
+@pytest.mark.parametrize("complete", [False, True])
+def test_a_model_of_some_modalities_scores_each_subset_as_if_called_directly(
+    complete: bool,
+) -> None:
+    # the table computes each distinct (modalities of the model, samples) once: its scores
+    # must equal the model called directly on each subset's samples with its masks
+    data = incomplete(300, sizes=(4, 3, 2))
+    if complete:
+        data = data.with_masks(dict.fromkeys(data.modality_names, torch.ones(300, dtype=bool)))
+    model = unimodal_model(data, "b")
+    inputs = AnalysisInput(data, data, {"u": model}, {"u": "unimodal"}, {"u": 0.0})
+    table = compute_subsets(inputs, AnalysisSettings())
+    assert table is not None
+    masks = {m: data.masks[m].numpy() for m in data.modality_names}
+    for i, subset in enumerate(table.subsets):
+        kept = subset.split(" + ")
+        if "b" not in kept:
+            assert table.scores["u"][i] is None
+            continue
+        rows = np.flatnonzero(np.any([masks[m] for m in kept], axis=0))
+        shown = {m: masks[m][rows] if m in kept else np.zeros(len(rows), bool) for m in masks}
+        assert table.scores["u"][i] == pytest.approx(accuracy(model, data, rows, shown))
+
+
+def test_outputs_keeping_a_subset_equal_the_model_on_the_kept_data_set() -> None:
+    from intermodal.bench.analyses import outputs_keeping
+    from intermodal.data.missing import keep_only
+    from intermodal.metrics import predict_outputs
+
+    data = incomplete(300, sizes=(4, 3, 2))
+    model = fusion_model(data)
+    for subset in [("a",), ("b", "c"), ("a", "b", "c")]:
+        view = keep_only(data, subset)
+        outputs, targets = outputs_keeping(model, data, subset, batch_size=64)
+        torch.testing.assert_close(outputs, predict_outputs(model, view), rtol=0, atol=0)
+        assert torch.equal(targets, view.targets)
+
+
 # --- EMAP ----------------------------------------------------------------------------------------
 def test_emap_on_incomplete_data_scores_the_complete_samples_against_a_direct_grid() -> None:
     data = incomplete(150)

@@ -33,6 +33,13 @@ caches (TFN's 15,625 entries per combination are 32 MB at 512, 512 MB at 8,192) 
 slower in total over the benchmark's fusion models (``benchmarks/emap_speed.py``)."""
 ACCELERATOR_BATCH = 8192
 """Combinations per call of a model on a GPU or other accelerator."""
+CPU_BATCH_BYTES = 2**22
+"""On the CPU, the combinations per call are also limited so that the averaged values of one
+call (before an affine tail: TFN's fused tensors, 61 KB per combination) fit in 4 MiB: without
+the output layer's product, the fused tensor is built and summed at the speed of memory, and
+64 combinations per call ran 1.5x as fast as 512 (``benchmarks/emap_affine.py``)."""
+MIN_BATCH = 32
+"""Combinations per call at least."""
 
 
 def emap_projection(grid: np.ndarray | Tensor) -> np.ndarray | Tensor:
@@ -73,6 +80,7 @@ def additive_projection(
     n_draws: int = 256,
     batch_size: int = 8192,
     seed: int = 0,
+    tail: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The M-modal EMAP of ``f`` on N samples, and each modality's partial response.
 
@@ -85,6 +93,10 @@ def additive_projection(
             a mean over ``N * n_draws`` independent combinations (unbiased; the standard error
             shrinks as ``1 / sqrt(n_draws)``).
         batch_size: combinations evaluated per call of ``f`` (bounds memory).
+        tail: an affine map applied after ``f``: the function projected is ``tail(f(x))``,
+            and ``f``'s outputs are averaged before ``tail`` maps the means (equal, since the
+            mean of an affine map is the map of the mean; TFN's output layer then runs on N
+            rows per modality instead of every combination).
 
     Returns:
         ``(f_hat, partial)``: ``f_hat`` ``(N, K)`` and ``partial[m]`` = ``E_{-m}[f](x_m^i)``.
@@ -110,13 +122,9 @@ def additive_projection(
     total, total_count = None, 0
 
     def evaluate(index: Tensor) -> Tensor:
-        out = f({k: inputs[k][index[:, m]] for m, k in enumerate(names)})
-        if not bool(torch.isfinite(out).all()):
-            raise ValueError(
-                "the model's outputs hold NaN or infinite values on combinations of the "
-                f"modalities {names}; EMAP needs finite outputs (diverged weights?)"
-            )
-        return out
+        # no check per call: a NaN or infinite output makes the sum it enters non-finite, and
+        # the sums are checked once at the end (a check per call read TFN's fused tensors twice)
+        return f({k: inputs[k][index[:, m]] for m, k in enumerate(names)})
 
     def accumulate(index: Tensor, into_partials: Mapping[int, bool]) -> Tensor:
         out = evaluate(index)
@@ -149,9 +157,28 @@ def additive_projection(
             total = out.sum(dim=0) if total is None else total + out.sum(dim=0)
             total_count += size
     assert total is not None
-    partial = {k: sums[k] / hits[k].reshape(-1, *[1] * (sums[k].ndim - 1)) for k in names}
-    mean = total / total_count
+    after = tail if tail is not None else (lambda x: x)
+    partial = {k: after(sums[k] / hits[k].reshape(-1, *[1] * (sums[k].ndim - 1))) for k in names}
+    mean = after((total / total_count).unsqueeze(0))[0]
+    if not all(bool(torch.isfinite(v).all()) for v in [*partial.values(), mean]):
+        raise ValueError(
+            "the model's outputs hold NaN or infinite values (or sums beyond float range) on "
+            f"combinations of the modalities {names}; EMAP needs finite outputs (diverged "
+            "weights?)"
+        )
     return sum(partial.values()) - (count - 1) * mean, partial
+
+
+def affine_split(model: EncodeThenPredict) -> tuple[Callable[..., Tensor], nn.Module | None]:
+    """``(inner, tail)`` with ``model.classify(features, mask) == tail(inner(features, mask))``
+    and ``tail`` affine, for a model that declares one (``affine_split``, e.g. a
+    ``FusionClassifier`` whose fusion ends in a linear layer and whose head is linear); else
+    ``(model.classify, None)``."""
+    split = getattr(model, "affine_split", None)
+    if split is None:
+        return model.classify, None
+    inner, tail = split()
+    return inner, None if isinstance(tail, nn.Identity) else tail
 
 
 @dataclass
@@ -222,6 +249,7 @@ def emap(
     try:
         inputs = {k: data.modalities[k] for k in names}
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        default_batch = batch_size is None
         if batch_size is None:
             batch_size = CPU_BATCH if device.type == "cpu" else ACCELERATOR_BATCH
         if isinstance(model, EncodeThenPredict):
@@ -237,17 +265,28 @@ def emap(
                         "EMAP needs finite outputs (diverged weights?)"
                     )
 
+            # the part before an affine tail (TFN's fused tensor before its output layer)
+            inner, tail = affine_split(coder)
+
             def on_device(x: dict[str, Tensor]) -> Tensor:
-                return coder.classify({k: v.to(device) for k, v in x.items()}).cpu()
+                return inner({k: v.to(device) for k, v in x.items()}, None).cpu()
+
+            if device.type == "cpu" and tail is not None:
+                width = on_device({k: v[:1] for k, v in points.items()})[0].numel()
+                rows = max(MIN_BATCH, CPU_BATCH_BYTES // (4 * width))
+                batch_size = min(batch_size, rows) if default_batch else batch_size
 
         else:
-            points = inputs
+            points, tail = inputs, None
 
             def on_device(x: dict[str, Tensor]) -> Tensor:
                 return model({k: v.to(device) for k, v in x.items()}).cpu()
 
+        def after(x: Tensor) -> Tensor:
+            return x if tail is None else tail(x.to(device)).cpu()
+
         projection, partial = additive_projection(
-            on_device, points, exact_limit, n_draws, batch_size, seed
+            on_device, points, exact_limit, n_draws, batch_size, seed, after
         )
         outputs = predict_outputs(model, data.select(names))
         if not bool(torch.isfinite(outputs).all()):

@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from intermodal.analysis import (
     SAMPLES_PER_CELL,
@@ -37,7 +37,7 @@ from intermodal.analysis import (
     relative_robustness,
     robustness_curve,
 )
-from intermodal.data.dataset import MultimodalDataset
+from intermodal.data.dataset import Batch, MultimodalDataset
 from intermodal.data.missing import (
     MAX_SUBSETS,
     complete_samples,
@@ -45,8 +45,9 @@ from intermodal.data.missing import (
     keep_only,
     subsets,
 )
-from intermodal.metrics import PRIMARY, Metric, metric_info, predict_outputs
-from intermodal.models.protocols import EncodeThenPredict
+from intermodal.metrics import PRIMARY, Metric, batch_outputs, metric_info, predict_outputs
+from intermodal.models.protocols import EncodeThenPredict, PreparesData
+from intermodal.training.context import auto_threads, thread_limit
 
 
 @dataclass(frozen=True)
@@ -670,20 +671,64 @@ def subset_scores(
 ) -> list[float | None] | None:
     """One model's test score with only each subset of the modalities present, on the samples
     that have one of them (None where it uses none of them or no sample has one), in the order
-    of ``subsets``; None for data of one modality."""
+    of ``subsets``; None for data of one modality.
+
+    A model sees only the modalities it uses, so two subsets with the same modalities of the
+    model, scored on the same samples, give the same score: it is computed once (a unimodal
+    model of six modalities runs once for the 32 subsets that hold its modality)."""
     if len(test.modality_names) < 2:
         return None
     metric = settings.metric_of(test.task)
     used = set(getattr(model, "modalities", test.modality_names))
     scores: list[float | None] = []
+    seen: dict[tuple[frozenset[str], bytes], float] = {}
     for subset in subsets(test.modality_names, settings.max_subsets, settings.seed):
-        if used & set(subset) and subset_samples(test, subset):
-            view = keep_only(test, subset)
-            outputs = predict_outputs(model, view).double()
-            scores.append(float(metric.compute(outputs, view.targets)))
-        else:
+        if not (used & set(subset) and subset_samples(test, subset)):
             scores.append(None)
+            continue
+        rows = torch.stack([test.masks[m] for m in subset]).any(dim=0)
+        key = (frozenset(used & set(subset)), rows.numpy().tobytes())
+        if key not in seen:
+            outputs, targets = outputs_keeping(model, test, subset)
+            seen[key] = float(metric.compute(outputs.double(), targets))
+        scores.append(seen[key])
     return scores
+
+
+def outputs_keeping(
+    model: nn.Module, test: MultimodalDataset, subset: tuple[str, ...], batch_size: int = 1024
+) -> tuple[Tensor, Tensor]:
+    """The model's outputs and the targets on ``keep_only(test, subset)`` (the samples with one
+    of ``subset`` present, every other modality absent), computed from the test tensors
+    without building that data set (whose checks cost more than a small model's prediction);
+    a model that matches data to its schema (a ``Pipeline``) gets the data set."""
+    if isinstance(model, PreparesData):
+        view = keep_only(test, subset)
+        return predict_outputs(model, view, batch_size), view.targets
+    rows = torch.stack([test.masks[m] for m in subset]).any(dim=0)
+    index = None if bool(rows.all()) else rows.nonzero().flatten()
+
+    def kept(x: Tensor) -> Tensor:
+        return x if index is None else x[index]
+
+    masks = {
+        m: kept(test.masks[m]) if m in subset else torch.zeros(int(rows.sum()), dtype=torch.bool)
+        for m in test.modality_names
+    }
+    inputs = {
+        m: torch.where(masks[m].reshape(-1, *[1] * (x.ndim - 1)), kept(x), x.new_zeros(()))
+        for m, x in test.modalities.items()
+    }
+    n = len(masks[test.modality_names[0]])
+    batches = (
+        Batch(
+            {m: x[s : s + batch_size] for m, x in inputs.items()},
+            kept(test.targets)[s : s + batch_size],
+            {m: v[s : s + batch_size] for m, v in masks.items()},
+        )
+        for s in range(0, n, batch_size)
+    )
+    return batch_outputs(model, batches), kept(test.targets)
 
 
 def samples_subsets(result: SubsetTable) -> str:
@@ -950,14 +995,21 @@ def model_analyses(
     return {name: PER_MODEL[name](model, test, settings) for name in names}
 
 
-def run_analyses(inputs: AnalysisInput, settings: AnalysisSettings | None = None) -> dict[str, Any]:
-    """Every analysis of :data:`ANALYSES` that applies, as typed results by name."""
+def run_analyses(
+    inputs: AnalysisInput, settings: AnalysisSettings | None = None, threads: int | None = None
+) -> dict[str, Any]:
+    """Every analysis of :data:`ANALYSES` that applies, as typed results by name, computed
+    with ``threads`` intra-op threads (default: the policy of a single process,
+    :func:`~intermodal.training.context.auto_threads`: one on a machine of two cores, where
+    the models' small operations gain little from a second thread and lose many times over
+    when another process holds a core)."""
     settings = settings or AnalysisSettings()
     results = {}
-    for name, entry in ANALYSES.items():
-        result = entry.compute(inputs, settings)
-        if result is not None:
-            results[name] = result
+    with thread_limit(threads or auto_threads()):
+        for name, entry in ANALYSES.items():
+            result = entry.compute(inputs, settings)
+            if result is not None:
+                results[name] = result
     return results
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -198,6 +198,18 @@ class CrossModalAttentionFusion(Fusion):
     def forward(
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
+        return self.output(self.pooled(features, mask))
+
+    def affine_split(self) -> tuple[Callable[..., Tensor], nn.Module]:
+        """The pooled cross-modal vectors and the linear layer on them (see
+        :meth:`Fusion.affine_split`)."""
+        return self.pooled, self.output
+
+    def pooled(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """Every pair's ``CM_{b->a}`` averaged over the target's steps, concatenated in the
+        order of the targets, then their sources: ``(B, M (M - 1) model_dim)``."""
         tensors = self.check(features, ndims=(2, 3))
         present = self.check_mask(mask, tensors[0].shape[0], tensors[0].device)
         sequences = {
@@ -209,7 +221,7 @@ class CrossModalAttentionFusion(Fusion):
             for key, x in sequences.items()
         }
         if len(tensors[0]) <= BATCHED_ROWS and len({x.shape[1] for x in sequences.values()}) == 1:
-            return self.output(self._pooled_together(sequences, present))
+            return self._pooled_together(sequences, present)
         pooled = []
         for target, x_t in sequences.items():
             received = []
@@ -224,4 +236,4 @@ class CrossModalAttentionFusion(Fusion):
             if target in present:
                 result = zero_where_absent(result, present[target])
             pooled.append(result)
-        return self.output(torch.cat(pooled, dim=-1))
+        return torch.cat(pooled, dim=-1)

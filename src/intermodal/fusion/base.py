@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -64,6 +64,15 @@ class Fusion(nn.Module):
     @property
     def modalities(self) -> list[str]:
         return list(self.input_dims)
+
+    def affine_split(self) -> tuple[Callable[..., Tensor], nn.Module] | None:
+        """``(inner, output)`` for a fusion that ends in an affine map: ``forward(features,
+        mask) == output(inner(features, mask))`` with ``output`` affine (a linear layer), else
+        None. An analysis that averages the fusion's outputs over many inputs (EMAP) may
+        average ``inner`` and apply ``output`` once to the means: the mean of an affine map is
+        the map of the mean, and ``output`` is often the largest product of the fusion (TFN's
+        weight reads the whole fused tensor)."""
+        return None
 
     def check(self, features: Mapping[str, Tensor], ndims: tuple[int, ...] = (2,)) -> list[Tensor]:
         """Validate ``features`` and return them as a list in sorted modality order.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -44,6 +44,16 @@ class MultiplicativeFusion(Fusion):
     def forward(
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
+        return self.output(self.product(features, mask))
+
+    def affine_split(self) -> tuple[Callable[..., Tensor], nn.Module]:
+        """The product and the linear layer on it (see :meth:`Fusion.affine_split`)."""
+        return self.product, self.output
+
+    def product(
+        self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
+    ) -> Tensor:
+        """``prod_m P_m x_m`` over the present modalities: ``(B, hidden_dim)``."""
         tensors = self.check(features)
         present = self.check_mask(mask, tensors[0].shape[0], tensors[0].device)
         product = None
@@ -55,7 +65,7 @@ class MultiplicativeFusion(Fusion):
                 p = self.projections[key](x)
             product = p if product is None else product * p
         assert product is not None
-        return self.output(product)
+        return product
 
 
 VARIANTS = ("matrix", "vector", "scalar")

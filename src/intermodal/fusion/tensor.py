@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from torch import Tensor, nn
 
@@ -89,3 +89,7 @@ class TensorFusion(Fusion):
         self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
     ) -> Tensor:
         return self.output(self.fuse(features, mask))
+
+    def affine_split(self) -> tuple[Callable[..., Tensor], nn.Module]:
+        """The fused tensor and the linear layer on it (see :meth:`Fusion.affine_split`)."""
+        return self.fuse, self.output

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
 
+from intermodal.encoders.mlp import MLP
 from intermodal.fusion.base import Fusion
 from intermodal.saving import register_module
 
@@ -16,6 +17,16 @@ def _inputs(inputs: Mapping[str, Tensor], names: list[str], model: str) -> list[
     if missing:
         raise KeyError(f"{model} needs modalities {names}; the inputs lack {missing}")
     return [inputs[name] for name in names]
+
+
+def is_affine(module: nn.Module) -> bool:
+    """Whether ``module`` is an affine map: an identity, a linear layer, or a sequence of them
+    (an :class:`~intermodal.encoders.MLP` without hidden layers)."""
+    if isinstance(module, nn.Identity | nn.Linear):
+        return True
+    if isinstance(module, MLP):
+        return is_affine(module.layers)
+    return isinstance(module, nn.Sequential) and all(is_affine(m) for m in module)
 
 
 STRATEGIES = ("zero", "mean", "learned", "dropout")
@@ -183,6 +194,24 @@ class FusionClassifier(nn.Module):
         if isinstance(self.fusion, Fusion):
             return self.head(self.fusion(features, mask))
         return self.head(self.fusion(features))
+
+    def affine_split(
+        self,
+    ) -> tuple[Callable[[Mapping[str, Tensor], Mapping[str, Tensor] | None], Tensor], nn.Module]:
+        """``(inner, tail)`` with ``classify(features, mask) == tail(inner(features, mask))``
+        and ``tail`` affine, where the fusion ends in an affine map (see
+        :meth:`~intermodal.fusion.base.Fusion.affine_split`) and the head is affine (linear
+        layers only); else ``(classify, Identity)``. EMAP averages ``inner`` over the
+        combinations of modalities and applies ``tail`` once to the means."""
+        split = self.fusion.affine_split() if isinstance(self.fusion, Fusion) else None
+        if split is None or not is_affine(self.head):
+            return self.classify, nn.Identity()
+        inner, output = split
+
+        def fused(features: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None) -> Tensor:
+            return inner(features, None if self.missing in ("mean", "learned") else mask)
+
+        return fused, nn.Sequential(output, self.head)
 
     def forward(
         self, inputs: Mapping[str, Tensor], mask: Mapping[str, Tensor] | None = None
