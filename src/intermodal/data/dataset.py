@@ -552,7 +552,9 @@ class MultimodalDataset(Dataset[Sample]):
                     f"features of {key!r} name {len(chosen)} features, but the modality has "
                     f"{size}; give one name per feature, in order"
                 )
-            twice = sorted({name for name in chosen if chosen.count(name) > 1})
+            twice = []
+            if len(set(chosen)) != len(chosen):  # (counting every name is quadratic)
+                twice = sorted({name for name in chosen if chosen.count(name) > 1})
             if twice:
                 raise ValueError(
                     f"features of {key!r} name {twice[:5]} more than once; feature names must be "
