@@ -257,6 +257,7 @@ def test_an_interrupted_parallel_run_keeps_every_finished_run(
             methods=f"early,{interrupted_method}",
             seeds=2,
             epochs=3,
+            trials=0,  # one task per run (tuned, a method's seeds finish together)
             jobs=2,
             threads=1,
             output=str(folder),
@@ -272,6 +273,7 @@ def test_an_interrupted_parallel_run_keeps_every_finished_run(
         methods="early",
         seeds=2,
         epochs=3,
+        trials=0,
         output=str(folder),
         resume=True,
         progress=False,

@@ -247,6 +247,7 @@ def test_a_failing_run_on_ray_raises_its_error_and_keeps_the_finished_runs(
             methods="early,failing",
             seeds=2,
             epochs=3,
+            trials=0,  # one task per run (tuned, a method's seeds finish together)
             backend="ray",
             jobs=2,
             threads=1,

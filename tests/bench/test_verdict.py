@@ -450,7 +450,7 @@ def write_blobs(path: Path, per_class: int = 40, seed: int = 0) -> Path:
 
 
 BENCH = ["--methods", "early,unimodal,linear", "--seeds", "2", "--epochs", "3", "--jobs", "1"]
-BENCH += ["--threads", "1", "--quiet"]
+BENCH += ["--threads", "1", "--quiet", "--trials", "0"]
 
 
 @pytest.fixture(scope="module")

@@ -336,11 +336,14 @@ def test_models_that_cannot_stack_say_why_and_train_one_at_a_time() -> None:
     assert reason is not None and reason.startswith("cannot run batched")
     with pytest.raises(StackingError, match="cannot run batched"):
         fit_stacked([recurrent(0), recurrent(1)], sequences, contexts)
-    results = fit_many([recurrent(0), recurrent(1)], sequences, contexts)
+    results = fit_many([recurrent(0), recurrent(1)], sequences, contexts, stack=True)
     assert [r.engine for r in results] == ["lean", "lean"]
     for seed, result in enumerate(results):
         alone = fit(recurrent(seed), sequences, max_epochs=2, batch_size=8, seed=seed)
         for p, q in zip(result.model.parameters(), alone.model.parameters(), strict=True):
             torch.testing.assert_close(p, q, rtol=0, atol=0)
-    stackable = fit_many([vector_model(data, s) for s in range(2)], splits, contexts)
+    stackable = fit_many([vector_model(data, s) for s in range(2)], splits, contexts, stack=True)
     assert [r.engine for r in stackable] == ["stacked", "stacked"]
+    # by default, on the CPU, one at a time (STACK_ON_CPU)
+    alone = fit_many([vector_model(data, s) for s in range(2)], splits, contexts)
+    assert [r.engine for r in alone] == ["lean", "lean"]
