@@ -34,7 +34,7 @@ from typing import Any
 
 import intermodal
 from intermodal._io import write_text_atomic
-from intermodal.bench.config import BenchConfig
+from intermodal.bench.config import DEFAULT_TRIALS, BenchConfig
 from intermodal.bench.runner import run_benchmark
 from intermodal.fusion.registry import FUSIONS
 from intermodal.recommend.bank import BANK_FORMAT, BANK_PATH, BANK_VERSION, parse_bank, role_name
@@ -140,7 +140,12 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=0, help="tuning trials per method")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=DEFAULT_TRIALS,
+        help=f"tuning trials per method (default: {DEFAULT_TRIALS}, as the benchmark)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="seeds per method (default: 1)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs at most (default: 30)")
     parser.add_argument("--patience", type=int, default=5, help="early stopping (default: 5)")
