@@ -25,9 +25,8 @@ BENCH += ["--quiet", "--no-report"]
 pytestmark = pytest.mark.usefixtures("cwd")  # an empty working directory that must stay empty
 
 
-@pytest.fixture
-def trained(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The labels of the runs that start training."""
+def started_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The labels of the runs that start training (from here on)."""
     import intermodal.bench.executors as executors
 
     started: list[str] = []
@@ -39,6 +38,12 @@ def trained(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(executors, "run_task", spy)
     return started
+
+
+@pytest.fixture
+def trained(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The labels of the runs that start training."""
+    return started_runs(monkeypatch)
 
 
 def error_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

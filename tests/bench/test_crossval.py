@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +29,7 @@ from intermodal.cli import main
 from intermodal.data import MultimodalDataset, load_mfeat
 from intermodal.metrics import metric_info
 from intermodal.tuning.folds import cv_splits
+from tests.bench.test_bad_input_bench import started_runs
 
 ACCURACY = metric_info("classification", "accuracy")
 
@@ -279,19 +279,10 @@ def test_a_resume_keeps_the_folds_and_refuses_another_cv(
 ) -> None:
     import shutil
 
-    import intermodal.bench.executors as executors
-
     csv, saved = cv_bench
     out = tmp_path / "results"
     shutil.copytree(saved, out)
-    started: list[str] = []
-    original = executors.run_task
-
-    def spy(dataset: Any, task: Any, splits: Any) -> Any:
-        started.append(task.label)
-        return original(dataset, task, splits)
-
-    monkeypatch.setattr(executors, "run_task", spy)
+    started = started_runs(monkeypatch)
     argv = ["bench", "--dataset", str(csv), *BENCH, "--output", str(out), "--resume"]
     before = (out / "runs" / "early__seed1__fold2.json").read_bytes()
     capsys.readouterr()
