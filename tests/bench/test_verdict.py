@@ -409,10 +409,14 @@ def test_the_tuning_record_fills_the_checklist() -> None:
     }
     items = dict(verdict.checklist(results))
     assert items["Tuning budget"] == (
-        "equal budgets of 3 trials: g 3 trials (1 pruned, 0 failed, cross-validated over 5 "
-        "folds); chose lr=0.01; x 3 trials (1 pruned, 0 failed, cross-validated over 5 folds); "
-        "defaults kept."
+        "equal budgets of 3 trials for 2 methods (trial 0 their defaults), scored on "
+        "cross-validated over 5 folds; 6 trials, 2 pruned, 0 failed; 1 chose a setting other "
+        "than the defaults (g; the leaderboard's params column)."
     )
+    # under --cv each fold has its own record, counted under its method
+    folds = {**results, "tuning": {"g__fold0": tuned.as_dict(), "g__fold1": kept.as_dict()}}
+    items = dict(verdict.checklist(folds))
+    assert "for 1 method " in items["Tuning budget"] and "untuned: x" in items["Tuning budget"]
     assert "tuning 24 s" in items["Compute"]
     untuned = dict(verdict.checklist({"config": {"seeds": 1}, "runs": runs}))
     assert untuned["Tuning budget"].startswith("untuned: every method at its default setting")

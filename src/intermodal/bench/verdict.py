@@ -682,28 +682,41 @@ def _tuning_item(results: Mapping[str, Any], runs: pd.DataFrame) -> str:
         if trials:  # the budget is recorded but no per-method record: say only what is known
             return f"{trials} trials per method (no per-method tuning record){chose}."
         return f"untuned: every method at its default setting, one trial each{chose}."
-    parts, budgets = [], set()
-    for method, entry in tuning.items():
+    budgets, tried, moved, exhausted, scoring = set(), [], [], [], set()
+    for key, entry in tuning.items():
+        method = re.sub(r"__fold\d+$", "", key)  # under --cv, each fold's own record
         trials = entry.get("trials") or []
-        states = [t.get("state") for t in trials]
         budgets.add(entry.get("budget", len(trials)))
-        pruned, failed = states.count("pruned"), states.count("failed")
+        tried += [t.get("state") for t in trials]
         folds = int(entry.get("folds") or 1)
-        scored = f"cross-validated over {folds} folds" if folds > 1 else "one validation part"
+        scoring.add(f"cross-validated over {folds} folds" if folds > 1 else "one validation part")
+        if entry.get("exhausted") and method not in exhausted:
+            exhausted.append(method)
         kept = entry.get("chosen") in (0, None) or entry.get("params") == entry.get("defaults")
-        setting = ", ".join(f"{k}={v}" for k, v in (entry.get("params") or {}).items())
-        parts.append(
-            f"{method} {len(trials)} trials ({pruned} pruned, {failed} failed, {scored}); "
-            f"{'defaults kept' if kept else 'chose ' + setting}"
-        )
+        if not kept and method not in moved:
+            moved.append(method)
+    methods = list(dict.fromkeys(re.sub(r"__fold\d+$", "", key) for key in tuning))
     equal = (
         f"equal budgets of {budgets.pop()} trials"
         if len(budgets) == 1
         else f"unequal budgets ({sorted(budgets)} trials)"
     )
-    untuned = sorted(set(runs["method"]) - set(tuning)) if "method" in runs else []
+    text = (
+        f"{equal} for {len(methods)} method{'s' * (len(methods) != 1)} (trial 0 their "
+        f"defaults), scored on {' and '.join(sorted(scoring))}; {len(tried)} trials, "
+        f"{tried.count('pruned')} pruned, {tried.count('failed')} failed"
+    )
+    if exhausted:
+        text += f"; every setting tried where a space holds fewer: {', '.join(exhausted)}"
+    text += (
+        f"; {len(moved)} chose a setting other than the defaults ({', '.join(moved)}; the "
+        "leaderboard's params column)"
+        if moved
+        else "; every method kept its defaults (no trial beat them by a standard error)"
+    )
+    untuned = sorted(set(runs["method"]) - set(methods)) if "method" in runs else []
     rest = f"; untuned: {', '.join(untuned)}" if untuned else ""
-    return f"{equal}: {'; '.join(parts)}{rest}."
+    return f"{text}{rest}{chose}."
 
 
 def cv_folds(results: Mapping[str, Any]) -> int | None:
