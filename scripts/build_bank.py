@@ -16,7 +16,7 @@ Candidates: the neural fusions of the fusion registry that apply to two vector m
 ``linear``, ``gbdt`` and ``unimodal``. Left out for time: ``search`` (an architecture search that
 trains several fusions per run), the coordination and fission methods.
 
-Run (about 10 minutes on 2 cores with the defaults):
+Run (untuned, `--trials 0`: about 14 minutes on 2 busy cores; tuned, about five times as long):
 
     python scripts/build_bank.py [--trials N] [--seeds 1] [--epochs 30] [--jobs 2]
 """
