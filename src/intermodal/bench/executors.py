@@ -3,12 +3,12 @@
 A run is one (method, seed) pair, or a (method, seed, fold) triple under K-fold
 cross-validation. A task is the runs that train together: one run when the methods are not
 tuned (``trials`` 0), else every seed of a method (of one fold) still to run, tuned first on the
-first seed's training and validation data and then trained as one stacked model
-(:func:`~intermodal.training.stacked.fit_many`). Every executor calls :func:`run_task` with the
-same arguments, and a task seeds everything it uses from its seeds, so the results do not depend
-on the executor (for the same number of threads per run). Finished tasks come back one at a
-time, so the caller saves each of their runs at once and an interrupted benchmark loses no
-finished run.
+first seed's training and validation data and then trained together
+(:func:`~intermodal.training.stacked.fit_many`: stacked where it stacks). Every executor
+calls :func:`run_task` with the same arguments, and a task seeds everything it uses from its
+seeds, so the results do not depend on the executor (for the same number of threads per run).
+Finished tasks come back one at a time, so the caller saves each of their runs at once and an
+interrupted benchmark loses no finished run.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class Task:
     ``seeds`` in its place; every seed draws its split). With ``trials`` > 0 the method is
     tuned first on the training and validation data of seed ``first`` (default: the first of
     the seeds) with that budget, unless ``params`` gives the setting already chosen (a resumed
-    benchmark's saved tuning record); its seeds then train with the chosen setting as one
-    stacked model. With ``analyse``, the report's per-model analyses of the model of seed
+    benchmark's saved tuning record); its seeds then train together with the chosen
+    setting (``fit_many``). With ``analyse``, the report's per-model analyses of the model of seed
     ``first`` follow in the same process. ``metric`` ranks the trials (default: the task's
     primary metric). Under K-fold cross-validation, the runs are those of ``fold`` of
     ``folds`` (see :mod:`intermodal.bench.crossval`): each fold tunes on its own training

@@ -9,8 +9,9 @@ The protocol (every method, classical baselines and unimodal models included, th
    samples), the fixed validation part otherwise (:func:`~intermodal.tuning.tuning_splits`).
    The test part is never read while tuning. The defaults are kept unless the best trial beats
    them by more than one standard error of the paired difference.
-2. **Train the chosen setting on every seed** (the seeds of a method as one stacked model where
-   its architecture allows, see :func:`~intermodal.training.stacked.fit_many`) and **test each
+2. **Train the chosen setting on every seed** (the seeds of a method together, with
+   :func:`~intermodal.training.stacked.fit_many`: as one stacked model where the architecture
+   allows, off the CPU; one at a time on it, where stacking measured slower) and **test each
    once**.
 3. Record the choice: ``results.json["tuning"][method]`` (every trial, its state and scores,
    the chosen setting, the reason, the time), the runs' ``params`` column (``lr=0.003,
@@ -199,8 +200,9 @@ def run_jobs(
 ) -> list[tuple[dict[str, Any], nn.Module, Tensor]]:
     """Build, train and test ``job`` with the setting ``params`` on several seeds (one split
     and one context per seed, the splits of equal sizes): the seeds train as one stacked model
-    where the method's models stack, else one at a time (the reason is logged once, see
-    :func:`~intermodal.training.stacked.fit_many`); each is tested once. One row per seed, as
+    where ``fit_many`` stacks them (off the CPU, where the models stack), else one at a time
+    (the reason is logged once, see :func:`~intermodal.training.stacked.fit_many`); each is
+    tested once. One row per seed, as
     :func:`run_job` gives it; ``train_time_s`` is the seed's building time plus its share of
     the stack's training time."""
     views = [_view(split, job.modalities) for split in splits]

@@ -35,9 +35,10 @@ def train_trials(
     order.
 
     Models that can stack (one architecture, settings that differ only in continuous values
-    such as lr, weight decay, dropout rate and loss weights) train as one stacked model, the
-    others one at a time (see :func:`~intermodal.training.stacked.fit_many`); ``on_epoch`` sees
-    every model's validation curve as it is computed and may stop a model (pruning). A model
+    such as lr, weight decay, dropout rate and loss weights) train as one stacked model where
+    ``fit_many`` stacks (off the CPU by default), the others one at a time (see
+    :func:`~intermodal.training.stacked.fit_many`); ``on_epoch`` sees every model's validation
+    curve as it is computed and may stop a model (pruning). A model
     that fits itself (a classical baseline) has no curve: it is not pruned.
     """
     if len(models) != len(contexts):
