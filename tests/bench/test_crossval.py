@@ -29,7 +29,7 @@ from intermodal.cli import main
 from intermodal.data import MultimodalDataset, load_mfeat
 from intermodal.metrics import metric_info
 from intermodal.tuning.folds import cv_splits
-from tests.bench.test_bad_input_bench import started_runs
+from tests.bench.test_bad_input_bench import error_of, started_runs, tree
 
 ACCURACY = metric_info("classification", "accuracy")
 
@@ -295,13 +295,6 @@ def test_a_resume_keeps_the_folds_and_refuses_another_cv(
 
 
 # --- bad input -----------------------------------------------------------------------------------
-def _tree(folder: Path) -> dict[str, bytes | None]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
-        for p in sorted(folder.rglob("*"))
-    }
-
-
 @pytest.mark.usefixtures("cwd")
 @pytest.mark.parametrize(
     ("value", "message"),
@@ -328,17 +321,16 @@ def test_more_folds_than_the_smallest_class_is_a_one_line_error(
 ) -> None:
     csv, saved = cv_bench
     out = tmp_path / "new"
-    capsys.readouterr()
-    assert main(["bench", "--dataset", str(csv), *BENCH, "--cv", "16", "--output", str(out)]) == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1
+    error = error_of(
+        ["bench", "--dataset", str(csv), *BENCH, "--cv", "16", "--output", str(out)], capsys
+    )
     assert "has only 15 samples, fewer than the 16 folds" in error and "--cv 15 or fewer" in error
     assert not out.exists()
     # a results folder that --overwrite would replace is left as found
-    before = _tree(saved)
+    before = tree(saved)
     argv = ["bench", "--dataset", str(csv), *BENCH, "--output", str(saved), "--overwrite"]
     assert main([*argv, "--cv", "16"]) == 2
-    assert _tree(saved) == before
+    assert tree(saved) == before
 
 
 def test_more_folds_than_groups_is_refused_before_anything_is_written(tmp_path: Path) -> None:

@@ -125,11 +125,6 @@ class InteractionProfile:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> InteractionProfile:
-        pairs = [PairProfile(**p) for p in values["pairs"]]
-        return cls(**{**values, "pairs": pairs})
-
 
 def _flat(data: MultimodalDataset, modality: str, rows: np.ndarray) -> np.ndarray:
     return data.modalities[modality][rows].reshape(len(rows), -1).double().numpy()
