@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -186,11 +185,11 @@ def full_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return a, b, torch.tensor([0, 1, 2, 0, 1, 2, 3, 3] * WORLD)
 
 
-def _worker(rank: int, port: int, out: str) -> None:
+def _worker(rank: int, out: str) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
-    )
+    # a file store: no rank hosts a server the other depends on, and no port can be taken
+    store = f"file://{Path(out) / 'store'}"
+    dist.init_process_group("gloo", init_method=store, rank=rank, world_size=WORLD)
     try:
         a, b, y = full_batch()
         rows = slice(rank * BATCH, (rank + 1) * BATCH)
@@ -202,17 +201,13 @@ def _worker(rank: int, port: int, out: str) -> None:
             results[name] = (loss.detach(), local_a.grad, local_b.grad)
         torch.save(results, Path(out) / f"rank{rank}.pt")
     finally:
+        # no rank leaves while another still talks to the group (gloo aborts that process)
+        dist.barrier()
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_distributed_losses_equal_the_single_process_loss_on_the_full_batch(tmp_path: Path) -> None:
-    mp.spawn(_worker, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    mp.spawn(_worker, args=(str(tmp_path),), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
     a, b, y = full_batch()
     for name, loss_fn in LOSSES.items():
