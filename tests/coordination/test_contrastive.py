@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,6 +193,8 @@ def _worker(rank: int, out: str) -> None:
     store = f"file://{Path(out) / 'store'}"
     dist.init_process_group("gloo", init_method=store, rank=rank, world_size=WORLD)
     try:
+        group = dist.group.WORLD
+        references = sys.getrefcount(group)
         a, b, y = full_batch()
         rows = slice(rank * BATCH, (rank + 1) * BATCH)
         results = {}
@@ -199,6 +203,10 @@ def _worker(rank: int, out: str) -> None:
             loss = loss_fn(local_a, local_b, y[rows])
             loss.backward()
             results[name] = (loss.detach(), local_a.grad, local_b.grad)
+        del loss
+        gc.collect()
+        # a loss that kept the group alive would let its threads end at interpreter shutdown
+        results["kept_references"] = sys.getrefcount(group) - references
         torch.save(results, Path(out) / f"rank{rank}.pt")
     finally:
         # no rank leaves while another still talks to the group (gloo aborts that process)
@@ -209,6 +217,7 @@ def _worker(rank: int, out: str) -> None:
 def test_distributed_losses_equal_the_single_process_loss_on_the_full_batch(tmp_path: Path) -> None:
     mp.spawn(_worker, args=(str(tmp_path),), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
+    assert [r["kept_references"] for r in ranks] == [0] * WORLD
     a, b, y = full_batch()
     for name, loss_fn in LOSSES.items():
         full_a, full_b = a.clone().requires_grad_(), b.clone().requires_grad_()

@@ -12,6 +12,7 @@ depends on them.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -22,19 +23,40 @@ from torch.utils.checkpoint import checkpoint
 from intermodal.saving import register_module
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """All processes' rows concatenated; backward sums the gradient of the concatenation over
+    processes (every process's loss depends on every row) and keeps this process's rows. Written
+    on ``dist.all_gather`` and ``dist.all_reduce``: ``torch.distributed.nn``'s autograd gather is
+    deprecated and keeps references to the group that outlive ``destroy_process_group``, so the
+    group's threads end while the interpreter shuts down, which can abort the process."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x)
+        ctx.rows = len(x)
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
 def gather_with_grad(x: Tensor) -> tuple[Tensor, int]:
     """All processes' ``x`` concatenated along dim 0 (gradients flow back to their owners), and
     the offset of this process's rows. Without an initialized process group: ``(x, 0)``."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
     if x.is_floating_point():
-        from torch.distributed.nn.functional import all_gather  # autograd-aware
-
-        parts = list(all_gather(x.contiguous()))
+        gathered = cast(Tensor, _GatherWithGrad.apply(x.contiguous()))
     else:  # labels: nothing to differentiate
         parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
         dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts, dim=0), dist.get_rank() * len(x)
+        gathered = torch.cat(parts, dim=0)
+    return gathered, dist.get_rank() * len(x)
 
 
 def _check_pair(a: Tensor, b: Tensor) -> None:
