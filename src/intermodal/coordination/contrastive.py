@@ -23,6 +23,13 @@ from torch.utils.checkpoint import checkpoint
 from intermodal.saving import register_module
 
 
+def _all_gather(x: Tensor) -> Tensor:
+    """Every process's ``x`` (same shape on each), concatenated along dim 0 in rank order."""
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
 class _GatherWithGrad(torch.autograd.Function):
     """All processes' rows concatenated; backward sums the gradient of the concatenation over
     processes (every process's loss depends on every row) and keeps this process's rows. Written
@@ -32,14 +39,12 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: Tensor) -> Tensor:
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x)
         ctx.rows = len(x)
-        return torch.cat(parts, dim=0)
+        return _all_gather(x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tensor:
-        grad = grad.contiguous().clone()
+        grad = grad.clone(memory_format=torch.contiguous_format)
         dist.all_reduce(grad)
         start = dist.get_rank() * ctx.rows
         return grad[start : start + ctx.rows]
@@ -50,12 +55,8 @@ def gather_with_grad(x: Tensor) -> tuple[Tensor, int]:
     the offset of this process's rows. Without an initialized process group: ``(x, 0)``."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
-    if x.is_floating_point():
-        gathered = cast(Tensor, _GatherWithGrad.apply(x.contiguous()))
-    else:  # labels: nothing to differentiate
-        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, x.contiguous())
-        gathered = torch.cat(parts, dim=0)
+    # labels have nothing to differentiate
+    gathered = cast(Tensor, _GatherWithGrad.apply(x)) if x.is_floating_point() else _all_gather(x)
     return gathered, dist.get_rank() * len(x)
 
 
